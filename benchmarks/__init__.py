@@ -1,0 +1,1 @@
+"""groundup benchmarks: each `bench_<name>.py` times ours and its production peer in the same run."""

@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.harness import Report
+from groundup.profiling import PeakRSS, measure
+
+
+def test_measure_counts_repeats_and_orders_stats():
+    calls = []
+    timing = measure(lambda: calls.append(1), warmup=2, repeats=3)
+    assert len(calls) == 5 and len(timing.times_s) == 3
+    assert timing.min_s <= timing.median_s
+
+
+def test_peak_rss_sees_a_large_allocation():
+    with PeakRSS() as mem:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block.sum()
+        del block
+    assert mem.peak_mb > 40
+
+
+def test_measure_rejects_zero_repeats():
+    with pytest.raises(ValueError, match="repeats"):
+        measure(lambda: None, repeats=0)
+
+
+def test_report_compare_table_and_json(tmp_path):
+    report = Report("unit")
+    row = report.compare(
+        "sum",
+        lambda: sum(range(1000)),
+        lambda: sum(range(20000)),
+        peer_name="slow",
+        work=1000,
+        unit="items",
+        repeats=3,
+    )
+    assert row["speedup"] > 1 and row["ours_items_per_s"] > row["peer_items_per_s"]
+    assert "speedup" in report.table()
+    saved = json.loads(report.save(tmp_path).read_text())
+    assert saved["rows"][0]["case"] == "sum" and "load_avg_1m" in saved["env"]
