@@ -1,7 +1,7 @@
 """The `groundup` command: a thin argparse front over the library.
 
-Each area registers its own subcommands in `groundup/<area>/cli.py` with a function
-`register(subparsers)`; handlers import their heavy dependencies (torch, the model) only when they
+Each area registers its own subcommands in a `cli.py` of its package (`groundup/<area>/cli.py`, or a
+sub-area's `groundup/<area>/<sub>/cli.py`) with a function `register(subparsers)`; handlers import their heavy dependencies (torch, the model) only when they
 run, so `groundup --help` stays fast. A handler returns an exit code (or None for 0).
 """
 
@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import groundup
 from groundup.errors import GroundupError
 
 
 def area_cli_modules() -> list[str]:
-    """Every `groundup.<area>.cli` module, in alphabetical order of area."""
+    """Every `cli.py` below the package (`groundup.<area>.cli`, `groundup.<area>.<sub>.cli`), found on
+    disk so that no area package is imported just to build the parser."""
+    root = Path(groundup.__file__).parent
     names = []
-    for info in pkgutil.iter_modules(groundup.__path__):
-        if info.ispkg and importlib.util.find_spec(f"groundup.{info.name}.cli") is not None:
-            names.append(f"groundup.{info.name}.cli")
+    for path in root.glob("*/**/cli.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        names.append(".".join(("groundup", *parts)))
     return sorted(names)
 
 
