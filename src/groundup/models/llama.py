@@ -1,0 +1,203 @@
+"""Llama (Touvron et al. 2023): the decoder of SmolLM2, Llama 2/3, Mistral-style models.
+
+    tokens -> embedding -> n_layers x [x += attn(rmsnorm(x)); x += swiglu(rmsnorm(x))] -> rmsnorm -> head
+
+with rotary positions and grouped-query attention. `Llama.from_gguf(path)` reads the config from the
+GGUF metadata (`llama.*` keys) and the weights through our GGUF reader, dequantized to float32.
+
+The interface every caller uses (generate, perplexity, the serving engine):
+
+    forward(input_ids (..., T), positions (..., T) | None, kv_cache | None) -> logits (..., T, vocab)
+
+Positions are explicit so left-padded batches and packed sequences work; the KV cache decides where
+keys and values live (see `groundup.models.layers`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from groundup.errors import GroundupError
+from groundup.models.layers import Attention, ContiguousKVCache, KVCache, NoCache, RMSNorm, RotaryEmbedding, SwiGLU
+
+
+@dataclass
+class LlamaConfig:
+    vocab_size: int
+    dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    hidden_dim: int
+    max_context: int = 2048
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    rope_scaling: float = 1.0  # linear position interpolation factor
+    tie_embeddings: bool = True
+    head_dim: int = 0  # 0: dim // n_heads
+
+    def __post_init__(self):
+        if self.head_dim == 0:
+            self.head_dim = self.dim // self.n_heads
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_kv_heads: {self.n_kv_heads} must divide n_heads {self.n_heads}")
+
+    @classmethod
+    def from_gguf_metadata(cls, meta: dict) -> LlamaConfig:
+        arch = meta.get("general.architecture")
+        if arch != "llama":
+            raise GroundupError(
+                f"unsupported architecture {arch!r} in the GGUF file; supported: 'llama' (Llama, SmolLM2, ...)"
+            )
+
+        def key(name, default=None):
+            value = meta.get(f"llama.{name}", default)
+            if value is None:
+                raise GroundupError(f"GGUF metadata lacks llama.{name}; the file is not a complete Llama model")
+            return value
+
+        n_heads = key("attention.head_count")
+        vocab = meta.get("llama.vocab_size") or len(meta.get("tokenizer.ggml.tokens", []))
+        scaling_type = meta.get("llama.rope.scaling.type", "none")
+        if scaling_type not in ("none", "linear"):
+            raise GroundupError(f"rope scaling {scaling_type!r} is not supported; supported: none, linear")
+        dim = key("embedding_length")
+        return cls(
+            vocab_size=vocab,
+            dim=dim,
+            n_layers=key("block_count"),
+            n_heads=n_heads,
+            n_kv_heads=key("attention.head_count_kv", n_heads),
+            hidden_dim=key("feed_forward_length"),
+            max_context=key("context_length"),
+            norm_eps=key("attention.layer_norm_rms_epsilon", 1e-5),
+            rope_theta=key("rope.freq_base", 10000.0),
+            rope_scaling=meta.get("llama.rope.scaling.factor", 1.0) if scaling_type == "linear" else 1.0,
+            head_dim=meta.get("llama.attention.key_length", dim // n_heads),
+        )
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim)
+        self.mlp_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.mlp = SwiGLU(cfg.dim, cfg.hidden_dim)
+
+    def forward(self, x, positions, rope, kv_cache, layer) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), positions, rope, kv_cache, layer)  # (..., T, C)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class Llama(nn.Module):
+    def __init__(self, cfg: LlamaConfig, freq_factors: torch.Tensor | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.rope = RotaryEmbedding(cfg.head_dim, cfg.max_context, cfg.rope_theta, cfg.rope_scaling, freq_factors)
+        self.blocks = nn.ModuleList(LlamaBlock(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.embed.weight
+
+    # attributes the serving engine reads
+    n_layers = property(lambda self: self.cfg.n_layers)
+    n_kv_heads = property(lambda self: self.cfg.n_kv_heads)
+    head_dim = property(lambda self: self.cfg.head_dim)
+    vocab_size = property(lambda self: self.cfg.vocab_size)
+    max_context = property(lambda self: self.cfg.max_context)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
+        logits_index: torch.Tensor | slice | None = None,
+        num_layers: int | None = None,
+    ) -> torch.Tensor:
+        """input_ids (..., T) -> logits (..., T, vocab), or only the rows `logits_index` of the T axis
+        (e.g. `slice(-1, None)` in generation: the head is the most expensive matmul of a small model).
+        Without a cache, attention is causal over these T tokens and positions default to 0..T-1;
+        `num_layers` runs only the first layers (a layer-skip draft model)."""
+        if positions is None:
+            start = kv_cache.length if isinstance(kv_cache, ContiguousKVCache) else 0
+            positions = torch.arange(start, start + input_ids.shape[-1], device=input_ids.device)
+            positions = positions.expand(input_ids.shape)
+        if int(positions.max()) >= self.cfg.max_context:
+            raise ValueError(
+                f"positions: position {int(positions.max())} is beyond the context window of {self.cfg.max_context}"
+            )
+        kv_cache = NoCache() if kv_cache is None else kv_cache
+        x = self.embed(input_ids)  # (..., T, C)
+        for layer, block in enumerate(self.blocks[:num_layers]):
+            x = block(x, positions, self.rope, kv_cache, layer)
+        if logits_index is not None:
+            x = x[..., logits_index, :]
+        return self.lm_head(self.norm(x))  # (..., T, vocab)
+
+    def new_cache(self, batch_size: int = 1, max_len: int | None = None) -> ContiguousKVCache:
+        """A pre-allocated cache for `batch_size` sequences of up to `max_len` tokens."""
+        p = next(self.parameters())
+        max_len = min(max_len or self.cfg.max_context, self.cfg.max_context)
+        return ContiguousKVCache(
+            self.cfg.n_layers, batch_size, max_len, self.cfg.n_kv_heads, self.cfg.head_dim, p.dtype, p.device
+        )
+
+    @classmethod
+    def from_gguf(cls, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> Llama:
+        """Build the model from a GGUF file (the bundled SmolLM2 by default in the CLI)."""
+        from groundup.formats.gguf import GGUFReader
+
+        reader = GGUFReader(path)
+        cfg = LlamaConfig.from_gguf_metadata(reader.metadata)
+        cfg.tie_embeddings = "output.weight" not in reader.tensors
+        factors = None
+        if "rope_freqs.weight" in reader.tensors:
+            factors = torch.from_numpy(reader.dequantize("rope_freqs.weight"))
+        with torch.device("meta"):
+            model = cls(cfg)
+        model = model.to_empty(device="cpu")
+        model.rope = RotaryEmbedding(cfg.head_dim, cfg.max_context, cfg.rope_theta, cfg.rope_scaling, factors)
+        model.load_state_dict(_state_dict_from_gguf(reader, cfg), strict=True, assign=True)
+        if cfg.tie_embeddings:
+            model.lm_head.weight = model.embed.weight
+        return model.to(dtype).eval()
+
+
+def _unpermute(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """Undo llama.cpp's q/k row order (pairs interleaved per head) back to the half-split order our
+    RoPE uses: rows of each head go from (D/2, 2) to (2, D/2)."""
+    rows, cols = w.shape
+    return w.reshape(n_heads, rows // n_heads // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
+
+
+def _state_dict_from_gguf(reader, cfg: LlamaConfig) -> dict[str, torch.Tensor]:
+    def get(name: str) -> np.ndarray:
+        if name not in reader.tensors:
+            raise GroundupError(f"GGUF file lacks tensor {name!r}; not a complete Llama model")
+        return reader.dequantize(name)
+
+    sd = {"embed.weight": get("token_embd.weight"), "norm.weight": get("output_norm.weight")}
+    if not cfg.tie_embeddings:
+        sd["lm_head.weight"] = get("output.weight")
+    for i in range(cfg.n_layers):
+        b, p = f"blk.{i}.", f"blocks.{i}."
+        q = _unpermute(get(b + "attn_q.weight"), cfg.n_heads)
+        k = _unpermute(get(b + "attn_k.weight"), cfg.n_kv_heads)
+        sd[p + "attn.qkv.weight"] = np.concatenate([q, k, get(b + "attn_v.weight")])
+        sd[p + "attn.out.weight"] = get(b + "attn_output.weight")
+        sd[p + "mlp.gate_up.weight"] = np.concatenate([get(b + "ffn_gate.weight"), get(b + "ffn_up.weight")])
+        sd[p + "mlp.down.weight"] = get(b + "ffn_down.weight")
+        sd[p + "attn_norm.weight"] = get(b + "attn_norm.weight")
+        sd[p + "mlp_norm.weight"] = get(b + "ffn_norm.weight")
+    state = {name: torch.from_numpy(np.ascontiguousarray(w)) for name, w in sd.items()}
+    if cfg.tie_embeddings:
+        state["lm_head.weight"] = state["embed.weight"]
+    return state

@@ -1,0 +1,111 @@
+"""The engine loop in a background thread, streaming each request's tokens to asyncio consumers.
+
+The HTTP handlers run on uvicorn's event loop; the model runs on this thread, so a long forward never
+blocks the server from accepting connections, answering /health or noticing a disconnect. Tokens
+cross back with `loop.call_soon_threadsafe`. Leaving the async iterator early (a client hung up, a
+stop string matched) aborts the request, which the engine applies at its next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from groundup.serve.engine import Engine
+from groundup.serve.sequence import Sequence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamItem:
+    token_ids: list[int]
+    logprobs: list[float]
+    finished: bool
+    finish_reason: str | None
+    error: str | None = None
+
+
+class AsyncEngine:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._streams: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="groundup-engine", daemon=True)
+
+    def start(self) -> AsyncEngine:
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    @property
+    def num_streams(self) -> int:
+        return len(self._streams)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self.engine.has_work():
+                self._wake.wait(0.05)
+                self._wake.clear()
+                continue
+            try:
+                outputs = self.engine.step()
+            except Exception as exc:  # keep serving: fail the in-flight requests, reset the engine
+                log.exception("engine step failed")
+                self._fail_all(f"engine error: {exc}")
+                continue
+            for seq, new in outputs:
+                n = len(new)
+                self._send(
+                    seq.seq_id,
+                    StreamItem(new, seq.output_logprobs[len(seq.output_logprobs) - n :] if n else [],
+                               seq.is_finished, seq.finish_reason.value if seq.finish_reason else None),
+                )
+
+    def _send(self, seq_id: int, item: StreamItem) -> None:
+        with self._lock:
+            target = self._streams.get(seq_id)
+            if target and item.finished:
+                del self._streams[seq_id]
+        if target:
+            loop, q = target
+            loop.call_soon_threadsafe(q.put_nowait, item)
+
+    def _fail_all(self, message: str) -> None:
+        for seq_id in list(self._streams):
+            self.engine.abort(seq_id)
+            self._send(seq_id, StreamItem([], [], True, "abort", error=message))
+
+    def submit(self, seq: Sequence) -> asyncio.Queue:
+        """Register a validated sequence (from `engine.make_sequence`) and wake the loop."""
+        q: asyncio.Queue = asyncio.Queue()
+        with self._lock:
+            self._streams[seq.seq_id] = (asyncio.get_running_loop(), q)
+        self.engine.add(seq)
+        self._wake.set()
+        return q
+
+    async def stream(self, seq: Sequence) -> AsyncIterator[StreamItem]:
+        """Yield the sequence's new tokens step by step; aborting it if the consumer leaves early."""
+        q = self.submit(seq)
+        finished = False
+        try:
+            while not finished:
+                item = await q.get()
+                finished = item.finished
+                yield item
+        finally:
+            if not finished:
+                with self._lock:
+                    self._streams.pop(seq.seq_id, None)
+                self.engine.abort(seq.seq_id)
+                self._wake.set()

@@ -1,0 +1,105 @@
+"""One request's state as the engine sees it: token ids in, token ids out, and where its KV lives.
+
+`num_computed_tokens` counts the leading tokens of `all_ids` whose keys/values are in the KV cache;
+the scheduler gives a sequence `len(all_ids) - num_computed_tokens` (or a chunk of it) to compute next.
+Preemption by recompute simply sets it back to 0: prompt and outputs so far are recomputed later
+(most of it usually comes straight back from the prefix cache).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from groundup.generate import SamplingParams
+
+_ids = itertools.count()
+
+
+class Status(enum.Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+class FinishReason(str, enum.Enum):
+    STOP = "stop"  # end-of-sequence token or a stop sequence
+    LENGTH = "length"  # max_tokens or the context limit
+    ABORT = "abort"  # cancelled by the client
+
+
+@dataclass
+class Sequence:
+    """Request state: prompt/output ids, sampling params, status, block table and timings."""
+
+    prompt_ids: list[int]
+    params: SamplingParams
+    eos_token_ids: tuple[int, ...] = ()  # the model's end-of-sequence ids (ignored with params.ignore_eos)
+    seq_id: int = field(default_factory=lambda: next(_ids))
+    output_ids: list[int] = field(default_factory=list)
+    output_logprobs: list[float] = field(default_factory=list)
+    max_tokens: int = field(init=False)
+    stop_ids: set[int] = field(init=False)
+    status: Status = Status.WAITING
+    finish_reason: FinishReason | None = None
+    block_table: list[int] = field(default_factory=list)
+    num_computed_tokens: int = 0
+    num_cached_tokens: int = 0  # prompt tokens served by the prefix cache at the last admission
+    num_preemptions: int = 0
+    generator: torch.Generator | None = None  # set when the request has a seed
+    arrival_time: float = field(default_factory=time.perf_counter)
+    first_token_time: float | None = None
+    last_token_time: float | None = None
+    token_times: list[float] = field(default_factory=list)
+    draft_ids: list[int] = field(default_factory=list)  # speculative tokens scheduled this step
+    num_drafted: int = 0
+    num_accepted: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.prompt_ids:
+            raise ValueError("prompt_ids must hold at least one token")
+        self.max_tokens = self.params.max_tokens
+        self.stop_ids = set(self.params.stop_token_ids) | set(() if self.params.ignore_eos else self.eos_token_ids)
+
+    @property
+    def all_ids(self) -> list[int]:
+        return self.prompt_ids + self.output_ids
+
+    def __len__(self) -> int:
+        return len(self.prompt_ids) + len(self.output_ids)
+
+    @property
+    def num_uncomputed(self) -> int:
+        """Tokens whose KV is not yet in the cache (the whole prompt at first, then the last output)."""
+        return len(self) - self.num_computed_tokens
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status is Status.FINISHED
+
+    def append_token(self, token_id: int, logprob: float = 0.0) -> None:
+        now = time.perf_counter()
+        if self.first_token_time is None:
+            self.first_token_time = now
+        self.last_token_time = now
+        self.token_times.append(now)
+        self.output_ids.append(token_id)
+        self.output_logprobs.append(logprob)
+
+    def check_finished(self) -> bool:
+        """Finish on EOS/stop token ids or max_tokens; stop strings are the server's (it sees text)."""
+        if self.output_ids and self.output_ids[-1] in self.stop_ids:
+            self.finish(FinishReason.STOP)
+        elif len(self.output_ids) >= self.max_tokens:
+            self.finish(FinishReason.LENGTH)
+        return self.is_finished
+
+    def finish(self, reason: FinishReason) -> None:
+        self.status = Status.FINISHED
+        self.finish_reason = reason

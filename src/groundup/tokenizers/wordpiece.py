@@ -1,0 +1,287 @@
+"""`WordPiece`: BERT's uncased tokenizer (all-MiniLM-L6-v2's `vocab.txt`), equal to HF tokenizers.
+
+The pipeline, in the order HF tokenizers runs it for a `BertNormalizer` + `BertPreTokenizer` +
+`WordPiece` model + `[CLS] A [SEP] B [SEP]` template:
+
+1. Special tokens written in the text ("[CLS]", "[MASK]", ...) are cut out first and kept whole.
+2. Normalize (`normalize`): drop NUL, U+FFFD and control/format characters, turn every whitespace
+   character into a space, put spaces around CJK ideographs (Chinese has no spaces, so each
+   ideograph becomes a word), decompose (NFD) and drop the non-spacing marks (accents: "é" -> "e"),
+   then lowercase.
+3. Pre-tokenize (`pre_tokenize`): split on whitespace, and make every punctuation character a word
+   of its own ("don't" -> "don", "'", "t").
+4. WordPiece each word (`wordpiece`): greedy longest-match-first. Take the longest prefix that is in
+   the vocabulary, then the longest continuation spelled "##..." and so on; a word with a piece that
+   matches nothing, or longer than `max_input_chars_per_word`, becomes "[UNK]" as a whole.
+       "unaffable" -> "una", "##ffa", "##ble"
+5. Add "[CLS]" and "[SEP]" (type id 0 for the first text, 1 for the second), truncate
+   longest-first to `max_length`, pad to `max_length`, and build the attention mask.
+
+Character classes use Unicode properties as Rust does: whitespace is the White_Space property
+(Python's `str.isspace` also accepts U+001C..U+001F), punctuation is ASCII punctuation or a `P*`
+category. Words repeat, so each distinct word's pieces are cached.
+
+Known difference: categories come from Python's Unicode database (14.0 in Python 3.11), while HF
+tokenizers' Rust tables are older for categories (about Unicode 10) and newer for lowercasing. About
+500 code points assigned since Unicode 10 (new combining marks, format characters and punctuation,
+e.g. U+0898, U+13430, U+2E55) are therefore treated differently; everything older is identical.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import regex
+
+from groundup.errors import GroundupError
+
+# Unicode White_Space (what Rust's char::is_whitespace tests).
+WHITESPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+CJK_RANGES = (
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+)  # fmt: skip  (0x2B920, not 0x2B820: HF tokenizers' table starts there, and we follow the reference)
+CACHE_LIMIT = 1 << 18
+
+
+def _is_control(c: str) -> bool:
+    # Unassigned code points (Cn) are kept, as HF tokenizers does.
+    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")
+
+
+def _is_cjk(c: str) -> bool:
+    cp = ord(c)
+    return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
+
+
+_ASCII_CLEAN = {  # control characters go first (so \x0b and \x0c vanish), then whitespace -> " "
+    cp: None if _is_control(chr(cp)) or cp == 0 else " " for cp in range(128) if chr(cp) in WHITESPACE or _is_control(chr(cp))
+}
+_PUNCT_OR_SPACE = regex.compile(r"[\p{P}!-/:-@\[-`{-~]|[" + regex.escape("".join(sorted(WHITESPACE))) + "]+")
+
+
+@dataclass
+class Encoding:
+    """One encoded input: ids, their tokens, type ids (0 first text, 1 second) and attention mask."""
+
+    ids: list[int]
+    tokens: list[str]
+    type_ids: list[int] = field(default_factory=list)
+    attention_mask: list[int] = field(default_factory=list)
+
+
+class WordPiece:
+    """BERT's WordPiece tokenizer over a `vocab` (token -> id), uncased by default.
+
+    >>> tok = WordPiece.from_pretrained(minilm_dir())            # doctest: +SKIP
+    >>> tok.encode("Héllo, world!").tokens                       # doctest: +SKIP
+    ['[CLS]', 'hello', ',', 'world', '!', '[SEP]']
+    """
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        *,
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        unk_token: str = "[UNK]",
+        special_tokens: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
+        max_input_chars_per_word: int = 100,
+        prefix: str = "##",
+    ) -> None:
+        missing = [t for t in special_tokens if t not in vocab]
+        if missing:
+            raise GroundupError(f"special token {missing[0]!r} is not in the vocabulary; add it to vocab.txt")
+        self.vocab = vocab
+        self.inverse = {i: t for t, i in vocab.items()}
+        self.lowercase = lowercase
+        self.strip_accents = lowercase if strip_accents is None else strip_accents
+        self.unk_token, self.prefix = unk_token, prefix
+        self.special_tokens = special_tokens
+        self.max_input_chars_per_word = max_input_chars_per_word
+        longest_first = sorted(special_tokens, key=len, reverse=True)
+        self._specials = regex.compile("(" + "|".join(map(regex.escape, longest_first)) + ")")
+        self._cache: dict[str, list[str]] = {}
+
+    @classmethod
+    def from_vocab_file(cls, path: str | Path, **kwargs) -> WordPiece:
+        """Read `vocab.txt` (one token per line, id = line number - 1); errors name the line."""
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the file's final newline
+        vocab: dict[str, int] = {}
+        for lineno, line in enumerate(lines, 1):
+            token = line.rstrip()
+            if not token:
+                raise GroundupError(f"{path}:{lineno}: empty line; every line of vocab.txt must hold a token")
+            if token in vocab:
+                raise GroundupError(
+                    f"{path}:{lineno}: token {token!r} is listed twice (first on line {vocab[token] + 1})"
+                )
+            vocab[token] = lineno - 1
+        return cls(vocab, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path | None = None, **kwargs) -> WordPiece:
+        """The tokenizer in a model folder's `vocab.txt`; default: the bundled all-MiniLM-L6-v2."""
+        if directory is None:
+            from groundup.data.assets import minilm_dir
+
+            directory = minilm_dir()
+        return cls.from_vocab_file(Path(directory) / "vocab.txt", **kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self.vocab.get(token)
+
+    def id_to_token(self, token_id: int) -> str:
+        if token_id not in self.inverse:
+            raise ValueError(f"unknown token id {token_id!r}: ids are 0..{len(self.vocab) - 1}")
+        return self.inverse[token_id]
+
+    # ---- the pipeline ---------------------------------------------------------------------------
+
+    def normalize(self, text: str) -> str:
+        """Clean, space out CJK, strip accents and lowercase (step 2 of the module docstring)."""
+        if text.isascii():  # fast path: no CJK, no accents; cleaning is one table lookup per character
+            text = text.translate(_ASCII_CLEAN)
+            return text.lower() if self.lowercase else text
+        out = []
+        for c in text:
+            if c == "\x00" or c == "\ufffd" or _is_control(c):
+                continue
+            if c in WHITESPACE:
+                out.append(" ")
+            elif _is_cjk(c):
+                out += (" ", c, " ")
+            else:
+                out.append(c)
+        text = "".join(out)
+        if self.strip_accents:
+            text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+        if self.lowercase:
+            text = text.lower()
+        return text
+
+    def pre_tokenize(self, text: str) -> list[str]:
+        """Words: split on whitespace, every punctuation character a word of its own."""
+        words, start = [], 0
+        for m in _PUNCT_OR_SPACE.finditer(text):
+            if m.start() > start:
+                words.append(text[start : m.start()])
+            if m.group()[0] not in WHITESPACE:
+                words.append(m.group())
+            start = m.end()
+        if start < len(text):
+            words.append(text[start:])
+        return words
+
+    def wordpiece(self, word: str) -> list[str]:
+        """Greedy longest-match-first pieces of one word, or [unk_token]."""
+        if len(word) > self.max_input_chars_per_word:
+            return [self.unk_token]
+        pieces, start, vocab = [], 0, self.vocab
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else self.prefix + word[start:end]
+                if piece in vocab:
+                    break
+                end -= 1
+            else:
+                return [self.unk_token]
+            pieces.append(piece)
+            start = end
+        return pieces
+
+    def tokenize(self, text: str) -> list[str]:
+        """Tokens of `text` without [CLS]/[SEP]; special tokens written in the text stay whole."""
+        tokens, cache = [], self._cache
+        for i, part in enumerate(self._specials.split(text)):
+            if i % 2:
+                tokens.append(part)
+                continue
+            for word in self.pre_tokenize(self.normalize(part)):
+                pieces = cache.get(word)
+                if pieces is None:
+                    if len(cache) >= CACHE_LIMIT:
+                        cache.clear()
+                    pieces = cache[word] = self.wordpiece(word)
+                tokens += pieces
+        return tokens
+
+    def encode(
+        self,
+        text: str,
+        pair: str | None = None,
+        *,
+        add_special_tokens: bool = True,
+        max_length: int | None = None,
+        padding: bool = False,
+    ) -> Encoding:
+        """Encode one text or a pair, truncating longest-first to `max_length`, padding to it if asked."""
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
+        if padding and max_length is None:
+            raise ValueError("padding=True needs max_length (the length to pad to)")
+        a = self.tokenize(text)
+        b = self.tokenize(pair) if pair is not None else None
+        if max_length is not None:
+            added = (3 if b is not None else 2) if add_special_tokens else 0
+            a, b = _truncate_longest_first(a, b, max(max_length - added, 0))
+        cls_, sep = ["[CLS]"] if add_special_tokens else [], ["[SEP]"] if add_special_tokens else []
+        tokens = cls_ + a + sep
+        type_ids = [0] * len(tokens)
+        if b is not None:
+            tokens += b + sep
+            type_ids += [1] * (len(b) + len(sep))
+        mask = [1] * len(tokens)
+        if padding and len(tokens) < max_length:
+            n = max_length - len(tokens)
+            tokens, type_ids, mask = tokens + ["[PAD]"] * n, type_ids + [0] * n, mask + [0] * n
+        return Encoding([self.vocab[t] for t in tokens], tokens, type_ids, mask)
+
+    def encode_batch(self, texts: list[str] | list[tuple[str, str]], **kwargs) -> list[Encoding]:
+        """`encode` each text, or each (text, pair) tuple."""
+        return [self.encode(*t, **kwargs) if isinstance(t, tuple) else self.encode(t, **kwargs) for t in texts]
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        """Join tokens with spaces, glue "##" pieces back on and tidy spaces before punctuation (as HF)."""
+        tokens = [self.id_to_token(i) for i in ids]
+        if skip_special_tokens:
+            tokens = [t for t in tokens if t not in self.special_tokens]
+        text = " ".join(tokens).replace(" " + self.prefix, "")
+        for before, after in _CLEANUP:
+            text = text.replace(before, after)
+        return text
+
+
+_CLEANUP = (
+    (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+    (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+)  # fmt: skip
+
+
+def _truncate_longest_first(
+    a: list[str], b: list[str] | None, budget: int
+) -> tuple[list[str], list[str] | None]:
+    """HF's LongestFirst: the shorter text keeps all it can; if both must shrink, split the budget."""
+    if b is None:
+        return a[:budget], None
+    if len(a) + len(b) <= budget:
+        return a, b
+    n1, n2 = sorted((len(a), len(b)))
+    n2 = n1 if n1 > budget else max(n1, budget - n1)
+    if n1 + n2 > budget:
+        n1, n2 = budget // 2, budget // 2 + budget % 2
+    if len(a) > len(b):
+        n1, n2 = n2, n1
+    return a[:n1], b[:n2]

@@ -1,0 +1,54 @@
+"""Build any model of the ladder from a `TrainConfig`: each reads the fields it needs."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from groundup.models.gpt import GPT, GPTConfig
+from groundup.models.makemore import MLP, Bigram, CountsBigram, SequenceConfig, WaveNet
+from groundup.models.rnn import LSTMAttention, Recurrent
+from groundup.train.config import TrainConfig
+
+
+def build_model(cfg: TrainConfig, vocab_size: int) -> nn.Module:
+    if cfg.model == "gpt":
+        return GPT(
+            GPTConfig(
+                vocab_size=vocab_size,
+                block_size=cfg.block_size,
+                n_layer=cfg.n_layer,
+                n_head=cfg.n_head,
+                n_embd=cfg.n_embd,
+                dropout=cfg.dropout,
+                bias=cfg.bias,
+                norm=cfg.norm,
+                pos=cfg.pos,
+                activation=cfg.activation,
+                tie_weights=cfg.tie_weights,
+            )
+        )
+    seq = SequenceConfig(
+        vocab_size=vocab_size,
+        block_size=cfg.block_size,
+        n_embd=cfg.n_embd,
+        n_hidden=cfg.n_hidden,
+        n_layer=cfg.n_layer,
+        context=cfg.context,
+        dropout=cfg.dropout,
+    )
+    builders = {
+        "bigram_counts": lambda: CountsBigram(seq),
+        "bigram": lambda: Bigram(seq),
+        "mlp": lambda: MLP(seq),
+        "wavenet": lambda: WaveNet(seq),
+        "rnn": lambda: Recurrent(seq, "rnn"),
+        "lstm": lambda: Recurrent(seq, "lstm"),
+        "gru": lambda: Recurrent(seq, "gru"),
+        "lstm_attention": lambda: LSTMAttention(seq),
+    }
+    return builders[cfg.model]()
+
+
+def count_params(model: nn.Module) -> int:
+    """Trainable parameters, a tied weight counted once (count-table models have none)."""
+    return sum(p.numel() for p in model.parameters())
