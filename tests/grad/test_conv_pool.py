@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch.nn.functional as TF
 
-from groundup.grad import Tensor, gradcheck
-from groundup.grad import conv
+from groundup.grad import Tensor, conv, gradcheck
 from groundup.grad import functional as F
 
 pytestmark = pytest.mark.module("0.3")
@@ -26,7 +25,11 @@ CONV_CASES = [
 def test_conv2d_matches_torch(case, dtype, rtol, atol, compare):
     xs, ws, s, p, d, g = case
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype), rng.standard_normal(ws[0]).astype(dtype)]
+    arrays = [
+        rng.standard_normal(xs).astype(dtype),
+        rng.standard_normal(ws).astype(dtype),
+        rng.standard_normal(ws[0]).astype(dtype),
+    ]
     compare(
         lambda x, w, b: conv.conv2d(x, w, b, s, p, d, g),
         lambda x, w, b: TF.conv2d(x, w, b, s, p, d, g),

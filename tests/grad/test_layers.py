@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from groundup.grad import Tensor, gradcheck
-from groundup.grad import nn
+from groundup.grad import Tensor, gradcheck, nn
 
 F64 = np.float64
 
@@ -31,7 +30,9 @@ def run_both(ours, theirs, inputs: list[np.ndarray], rtol=1e-9, atol=1e-11, pick
     theirs_params = dict(theirs.named_parameters())
     assert set(dict(ours.named_parameters())) == set(theirs_params)
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, theirs_params[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad, theirs_params[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name
+        )
     return ours, theirs
 
 
@@ -49,12 +50,22 @@ def test_linear_and_sequential():
 @pytest.mark.module("0.3")
 def test_conv_pool_flatten_stack():
     ours = nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding=1, dtype=F64), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, groups=2, dtype=F64),
-        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(4, 3, dtype=F64),
+        nn.Conv2d(2, 4, 3, padding=1, dtype=F64),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 4, 3, groups=2, dtype=F64),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4, 3, dtype=F64),
     )
     theirs = torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 4, 3, groups=2),
-        torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(4, 3),
+        torch.nn.Conv2d(2, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 4, 3, groups=2),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 3),
     )
     run_both(ours, theirs, [randn(2, 2, 8, 8)])
 
@@ -71,7 +82,11 @@ def test_embedding_layer():
         (lambda: nn.LayerNorm(5, dtype=F64), lambda: torch.nn.LayerNorm(5), (3, 4, 5)),
         (lambda: nn.LayerNorm((4, 5), dtype=F64), lambda: torch.nn.LayerNorm((4, 5)), (3, 4, 5)),
         (lambda: nn.GroupNorm(2, 4, dtype=F64), lambda: torch.nn.GroupNorm(2, 4), (3, 4, 3, 2)),
-        (lambda: nn.InstanceNorm2d(3, affine=True, dtype=F64), lambda: torch.nn.InstanceNorm2d(3, affine=True), (2, 3, 4, 5)),
+        (
+            lambda: nn.InstanceNorm2d(3, affine=True, dtype=F64),
+            lambda: torch.nn.InstanceNorm2d(3, affine=True),
+            (2, 3, 4, 5),
+        ),
         (lambda: nn.RMSNorm(5, dtype=F64), lambda: torch.nn.RMSNorm(5), (3, 5)),
         (lambda: nn.RMSNorm(5, eps=1e-3, dtype=F64), lambda: torch.nn.RMSNorm(5, eps=1e-3), (2, 3, 5)),
     ],
@@ -129,8 +144,11 @@ def test_cells_match_torch(kind):
     if kind == "LSTM":
         for i in range(2):
             run_both(
-                ours, theirs, [randn(2, 3), randn(2, 4, seed=1), randn(2, 4, seed=2)],
-                pick=lambda out, i=i: out[i], call=lambda m, x, h, c: m(x, (h, c)),
+                ours,
+                theirs,
+                [randn(2, 3), randn(2, 4, seed=1), randn(2, 4, seed=2)],
+                pick=lambda out, i=i: out[i],
+                call=lambda m, x, h, c: m(x, (h, c)),
             )
     else:
         run_both(ours, theirs, [randn(2, 3), randn(2, 4, seed=1)])
@@ -144,6 +162,7 @@ def test_sequence_modules_bptt(kind, batch_first):
     ours = getattr(nn, kind)(3, 4, num_layers=2, batch_first=batch_first, dtype=F64)
     theirs = getattr(torch.nn, kind)(3, 4, num_layers=2, batch_first=batch_first)
     run_both(ours, theirs, [randn(5, 2, 3)], pick=lambda out: out[0])
+
     # final states too (through the summed graph)
     def final(out):
         return out[1][1] if kind == "LSTM" else out[1]

@@ -43,16 +43,32 @@ def torch_contrastive(a, b, same, margin=1.0):
 T = torch.tensor
 CASES = {
     "mse": (lambda x: L.mse_loss(x, PROBS), lambda x: TF.mse_loss(x, T(PROBS)), [(N, C)]),
-    "mse_sum": (lambda x: L.mse_loss(x, PROBS, "sum"), lambda x: TF.mse_loss(x, T(PROBS), reduction="sum"), [(N, C)]),
+    "mse_sum": (
+        lambda x: L.mse_loss(x, PROBS, "sum"),
+        lambda x: TF.mse_loss(x, T(PROBS), reduction="sum"),
+        [(N, C)],
+    ),
     "l1": (lambda x: L.l1_loss(x, PROBS), lambda x: TF.l1_loss(x, T(PROBS)), [(N, C)]),
-    "huber": (lambda x: L.huber_loss(x * 2, PROBS, 0.7), lambda x: TF.huber_loss(x * 2, T(PROBS), delta=0.7), [(N, C)]),
-    "bce": (lambda x: L.binary_cross_entropy(x.sigmoid(), BINARY), lambda x: TF.binary_cross_entropy(x.sigmoid(), T(BINARY)), [(N, C)]),
+    "huber": (
+        lambda x: L.huber_loss(x * 2, PROBS, 0.7),
+        lambda x: TF.huber_loss(x * 2, T(PROBS), delta=0.7),
+        [(N, C)],
+    ),
+    "bce": (
+        lambda x: L.binary_cross_entropy(x.sigmoid(), BINARY),
+        lambda x: TF.binary_cross_entropy(x.sigmoid(), T(BINARY)),
+        [(N, C)],
+    ),
     "bce_logits": (
         lambda x: L.binary_cross_entropy_with_logits(x * 30, BINARY),
         lambda x: TF.binary_cross_entropy_with_logits(x * 30, T(BINARY)),
         [(N, C)],
     ),
-    "cross_entropy": (lambda x: L.cross_entropy(x, LABELS), lambda x: TF.cross_entropy(x, T(LABELS)), [(N, C)]),
+    "cross_entropy": (
+        lambda x: L.cross_entropy(x, LABELS),
+        lambda x: TF.cross_entropy(x, T(LABELS)),
+        [(N, C)],
+    ),
     "cross_entropy_probs_smooth": (
         lambda x: L.cross_entropy(x, PROBS, label_smoothing=0.1),
         lambda x: TF.cross_entropy(x, T(PROBS), label_smoothing=0.1),
@@ -74,7 +90,11 @@ CASES = {
         [(N, C)],
     ),
     "focal": (lambda x: L.focal_loss(x, BINARY), lambda x: torch_focal(x, T(BINARY)), [(N, C)]),
-    "multi_margin": (lambda x: L.multi_margin_loss(x, LABELS), lambda x: TF.multi_margin_loss(x, T(LABELS)), [(N, C)]),
+    "multi_margin": (
+        lambda x: L.multi_margin_loss(x, LABELS),
+        lambda x: TF.multi_margin_loss(x, T(LABELS)),
+        [(N, C)],
+    ),
     "kl_div": (
         lambda x: L.kl_div(F.log_softmax(x), PROBS),
         lambda x: TF.kl_div(torch.log_softmax(x, -1), T(PROBS), reduction="batchmean"),
@@ -106,10 +126,15 @@ def test_loss_matches_torch(name, compare):
     compare(ours, theirs, arrays, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["mse", "huber", "bce_logits", "cross_entropy_ignore_smooth", "focal", "info_nce", "triplet"])
+@pytest.mark.parametrize(
+    "name", ["mse", "huber", "bce_logits", "cross_entropy_ignore_smooth", "focal", "info_nce", "triplet"]
+)
 def test_loss_gradcheck(name):
     ours, _, shapes = CASES[name]
-    inputs = [Tensor(np.random.default_rng(i + 1).standard_normal(s), requires_grad=True) for i, s in enumerate(shapes)]
+    inputs = [
+        Tensor(np.random.default_rng(i + 1).standard_normal(s), requires_grad=True)
+        for i, s in enumerate(shapes)
+    ]
     gradcheck(ours, inputs)
 
 

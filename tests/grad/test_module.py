@@ -9,19 +9,28 @@ import numpy as np
 import pytest
 import torch
 
-from groundup.grad import Tensor, losses, optim
-from groundup.grad import nn
+from groundup.grad import Tensor, losses, nn, optim
 
 pytestmark = pytest.mark.module("0.2")
 
 
 def small_net(dtype=np.float32):
-    return nn.Sequential(nn.Conv2d(1, 2, 3, dtype=dtype), nn.BatchNorm2d(2, dtype=dtype), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3, dtype=dtype))
+    return nn.Sequential(
+        nn.Conv2d(1, 2, 3, dtype=dtype),
+        nn.BatchNorm2d(2, dtype=dtype),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8, 3, dtype=dtype),
+    )
 
 
 def torch_net():
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8, 3)
+        torch.nn.Conv2d(1, 2, 3),
+        torch.nn.BatchNorm2d(2),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 3),
     )
 
 
@@ -41,7 +50,9 @@ def test_torch_state_dict_loads_and_outputs_match(tmp_path):
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     ours.eval()
     x = np.random.default_rng(0).standard_normal((2, 1, 4, 4)).astype(np.float32)
-    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
     path = tmp_path / "net.safetensors"
     ours.save(path)
     again = small_net()
@@ -62,10 +73,16 @@ def test_bad_state_dicts_strict_and_non_strict():
     with pytest.raises(nn.StateDictError) as err:
         net.load_state_dict(state)
     message = str(err.value)
-    assert "4.bias" in message and "extra.weight" in message and "0.weight: expected (2, 1, 3, 3), got (3, 3)" in message
+    assert (
+        "4.bias" in message
+        and "extra.weight" in message
+        and "0.weight: expected (2, 1, 3, 3), got (3, 3)" in message
+    )
     before = net[0].weight.data.copy()
     report = net.load_state_dict(state, strict=False)
-    assert report.missing == ["4.bias"] and report.unexpected == ["extra.weight"] and len(report.mismatched) == 1
+    assert (
+        report.missing == ["4.bias"] and report.unexpected == ["extra.weight"] and len(report.mismatched) == 1
+    )
     np.testing.assert_array_equal(net[0].weight.data, before)  # mis-shaped entry skipped
 
 
@@ -82,7 +99,9 @@ def test_initializers_statistics():
     assert abs(np.abs(w.data).max() - np.sqrt(6 / 300)) < 0.01
     nn.init.orthogonal_(w, gain=2.0, rng=rng)
     np.testing.assert_allclose(w.data.T @ w.data, 4 * np.eye(300), atol=1e-9)
-    assert nn.init.calculate_gain("leaky_relu", 0.2) == pytest.approx(torch.nn.init.calculate_gain("leaky_relu", 0.2))
+    assert nn.init.calculate_gain("leaky_relu", 0.2) == pytest.approx(
+        torch.nn.init.calculate_gain("leaky_relu", 0.2)
+    )
 
 
 def test_training_step_leaves_no_cyclic_garbage():

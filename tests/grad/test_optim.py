@@ -48,8 +48,14 @@ CONFIGS = {
     "sgd_momentum_dampening": ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1}),
     "sgd_nesterov_wd": ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
     "rmsprop": ("RMSprop", {"lr": 0.01}),
-    "rmsprop_centered_momentum_wd": ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1}),
-    "adagrad": ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.05, "initial_accumulator_value": 0.1}),
+    "rmsprop_centered_momentum_wd": (
+        "RMSprop",
+        {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.1},
+    ),
+    "adagrad": (
+        "Adagrad",
+        {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.05, "initial_accumulator_value": 0.1},
+    ),
     "adam": ("Adam", {"lr": 0.01}),
     "adam_amsgrad_wd": ("Adam", {"lr": 0.01, "betas": (0.8, 0.9), "amsgrad": True, "weight_decay": 0.1}),
     "adamw": ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
@@ -88,15 +94,26 @@ def _ours_opt(lr=0.1):
 def warmup_cosine_torch(opt):
     S = torch.optim.lr_scheduler
     return S.SequentialLR(
-        opt, [S.LinearLR(opt, 0.1, 1.0, total_iters=5), S.CosineAnnealingLR(opt, T_max=25, eta_min=0.001)], milestones=[5]
+        opt,
+        [S.LinearLR(opt, 0.1, 1.0, total_iters=5), S.CosineAnnealingLR(opt, T_max=25, eta_min=0.001)],
+        milestones=[5],
     )
 
 
 SCHEDULES = {
     "step": (lambda o: optim.StepLR(o, 7, 0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5)),
-    "multistep": (lambda o: optim.MultiStepLR(o, [3, 10, 20], 0.3), lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [3, 10, 20], 0.3)),
-    "exponential": (lambda o: optim.ExponentialLR(o, 0.9), lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9)),
-    "cosine": (lambda o: optim.CosineAnnealingLR(o, 30, 0.01), lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 30, 0.01)),
+    "multistep": (
+        lambda o: optim.MultiStepLR(o, [3, 10, 20], 0.3),
+        lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [3, 10, 20], 0.3),
+    ),
+    "exponential": (
+        lambda o: optim.ExponentialLR(o, 0.9),
+        lambda o: torch.optim.lr_scheduler.ExponentialLR(o, 0.9),
+    ),
+    "cosine": (
+        lambda o: optim.CosineAnnealingLR(o, 30, 0.01),
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 30, 0.01),
+    ),
     "warm_restarts": (
         lambda o: optim.CosineAnnealingWarmRestarts(o, 4, 2, 0.01),
         lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 4, 2, 0.01),
@@ -105,12 +122,18 @@ SCHEDULES = {
         lambda o: optim.CosineAnnealingWarmRestarts(o, 6),
         lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, 6),
     ),
-    "warmup_cosine": (lambda o: optim.WarmupCosineLR(o, 5, 30, start_factor=0.1, eta_min=0.001), warmup_cosine_torch),
+    "warmup_cosine": (
+        lambda o: optim.WarmupCosineLR(o, 5, 30, start_factor=0.1, eta_min=0.001),
+        warmup_cosine_torch,
+    ),
     "one_cycle": (
         lambda o: optim.OneCycleLR(o, max_lr=1.0, total_steps=31),
         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=31, cycle_momentum=False),
     ),
-    "polynomial": (lambda o: optim.PolynomialLR(o, 20, 2.0), lambda o: torch.optim.lr_scheduler.PolynomialLR(o, 20, 2.0)),
+    "polynomial": (
+        lambda o: optim.PolynomialLR(o, 20, 2.0),
+        lambda o: torch.optim.lr_scheduler.PolynomialLR(o, 20, 2.0),
+    ),
 }
 
 

@@ -48,7 +48,10 @@ def random_graph(rng: random.Random, leaves, lib: str, plan):
 def test_random_graph_matches_torch(seed):
     rng = random.Random(seed)
     values = [rng.uniform(-2, 2) for _ in range(4)]
-    plan = [(rng.choice(UNARY + BINARY), rng.randrange(99), rng.randrange(99), rng.choice([2, 3, -1.5, 0.5])) for _ in range(12)]
+    plan = [
+        (rng.choice(UNARY + BINARY), rng.randrange(99), rng.randrange(99), rng.choice([2, 3, -1.5, 0.5]))
+        for _ in range(12)
+    ]
     ours = [Value(v) for v in values]
     theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
     out = random_graph(rng, ours, "ours", plan)

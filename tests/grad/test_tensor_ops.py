@@ -40,7 +40,12 @@ CASES = {
     "min_all": (lambda a: a.min(), lambda a: a.amin(), [(3, 4)], None),
     "max_keep": (lambda a: a.max(0, keepdims=True), lambda a: a.amax(0, keepdim=True), [(3, 4)], None),
     "var_axis": (lambda a: a.var(1), lambda a: a.var(1), [(3, 5)], None),
-    "var_biased_keep": (lambda a: a.var(0, True, 0), lambda a: a.var(0, keepdim=True, correction=0), [(4, 3)], None),
+    "var_biased_keep": (
+        lambda a: a.var(0, True, 0),
+        lambda a: a.var(0, keepdim=True, correction=0),
+        [(4, 3)],
+        None,
+    ),
     "std_all": (lambda a: a.std(), lambda a: a.std(), [(3, 4)], None),
     "reshape": (lambda a: a.reshape(4, 3), lambda a: a.reshape(4, 3), [(3, 4)], None),
     "view_infer": (lambda a: a.view(-1, 2), lambda a: a.view(-1, 2), [(3, 4)], None),
@@ -50,7 +55,12 @@ CASES = {
     "getitem_int_array": (lambda a: a[IDX], lambda a: a[torch.tensor(IDX)], [(3, 4)], None),
     "getitem_bool": (lambda a: a[MASK], lambda a: a[torch.tensor(MASK)], [(3, 4)], None),
     "getitem_mixed": (lambda a: a[IDX, 1:3], lambda a: a[torch.tensor(IDX), 1:3], [(3, 4)], None),
-    "concatenate": (lambda a, b: concatenate([a, b], 1), lambda a, b: torch.cat([a, b], 1), [(2, 3), (2, 2)], None),
+    "concatenate": (
+        lambda a, b: concatenate([a, b], 1),
+        lambda a, b: torch.cat([a, b], 1),
+        [(2, 3), (2, 2)],
+        None,
+    ),
     "stack": (lambda a, b: stack([a, b], 1), lambda a, b: torch.stack([a, b], 1), [(2, 3), (2, 3)], None),
     "split": (
         lambda a: split(a, 2, 1)[1] * 2 + split(a, [1, 4], 1)[0].sum(),
@@ -58,7 +68,12 @@ CASES = {
         [(3, 5)],
         None,
     ),
-    "pad": (lambda a: pad(a, [(1, 0), (2, 1)], 0.5), lambda a: TF.pad(a, (2, 1, 1, 0), value=0.5), [(3, 4)], None),
+    "pad": (
+        lambda a: pad(a, [(1, 0), (2, 1)], 0.5),
+        lambda a: TF.pad(a, (2, 1, 1, 0), value=0.5),
+        [(3, 4)],
+        None,
+    ),
     "exp": (lambda a: a.exp(), torch.exp, [(3, 4)], None),
     "log": (lambda a: a.log(), torch.log, [(3, 4)], "pos"),
     "sqrt": (lambda a: a.sqrt(), torch.sqrt, [(3, 4)], "pos"),
@@ -71,11 +86,21 @@ CASES = {
     "gelu": (F.gelu, TF.gelu, [(3, 4)], None),
     "gelu_tanh": (lambda a: F.gelu(a, "tanh"), lambda a: TF.gelu(a, approximate="tanh"), [(3, 4)], None),
     "silu": (F.silu, TF.silu, [(3, 4)], None),
-    "softplus": (lambda a: F.softplus(a * 15, 1.5, 20), lambda a: TF.softplus(a * 15, 1.5, 20), [(3, 4)], None),
+    "softplus": (
+        lambda a: F.softplus(a * 15, 1.5, 20),
+        lambda a: TF.softplus(a * 15, 1.5, 20),
+        [(3, 4)],
+        None,
+    ),
     "softmax": (lambda a: F.softmax(a, 0), lambda a: torch.softmax(a, 0), [(3, 4)], None),
     "log_softmax": (F.log_softmax, lambda a: torch.log_softmax(a, -1), [(3, 4)], None),
     "logsumexp": (lambda a: F.logsumexp(a, 1), lambda a: torch.logsumexp(a, 1), [(3, 4)], None),
-    "where": (lambda a, b: where(MASK, a, b), lambda a, b: torch.where(torch.tensor(MASK), a, b), [(3, 4), (4,)], None),
+    "where": (
+        lambda a, b: where(MASK, a, b),
+        lambda a, b: torch.where(torch.tensor(MASK), a, b),
+        [(3, 4), (4,)],
+        None,
+    ),
     "clip": (lambda a: clip(a, -0.5, 0.3), lambda a: torch.clamp(a, -0.5, 0.3), [(3, 4)], None),
     "maximum": (maximum, torch.maximum, [(3, 4), (4,)], None),
     "linear": (F.linear, TF.linear, [(5, 3), (4, 3), (4,)], None),
@@ -102,7 +127,9 @@ def test_op_matches_torch_float32(name, compare):
     compare(ours, theirs, draw(shapes, domain, np.float32), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", [n for n in CASES if not n.startswith(("max", "min", "abs", "relu", "clip"))])
+@pytest.mark.parametrize(
+    "name", [n for n in CASES if not n.startswith(("max", "min", "abs", "relu", "clip"))]
+)
 def test_op_gradcheck(name):
     """Finite differences; kinks (max, abs, relu, clip) are checked against torch above instead."""
     ours, _, shapes, domain = CASES[name]

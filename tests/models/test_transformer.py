@@ -24,6 +24,15 @@ from groundup.models.transformer import (
 pytestmark = pytest.mark.module("0.5")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine, more threads spin against other processes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def copy_attention(theirs: nn.MultiheadAttention, q_w, q_b, kv_w, kv_b, mine_proj):
     with torch.no_grad():
         theirs.in_proj_weight.copy_(torch.cat([q_w, kv_w]))
@@ -116,10 +125,10 @@ def train_steps(model, batch_fn, loss_fn, steps, lr=3e-3):
 
 
 def test_encoder_decoder_learns_sequence_reversal():
-    """Reverse 8 digits: exact-match accuracy of greedy decoding on fresh sequences >= 95%."""
+    """Reverse 6 digits: exact-match accuracy of greedy decoding on fresh sequences >= 95%."""
     torch.manual_seed(0)
-    digits, length, bos = 10, 8, 10
-    cfg = TransformerConfig(vocab_size=digits + 1, block_size=length + 1, n_layer=2, n_head=4, n_embd=64)
+    digits, length, bos = 10, 6, 10
+    cfg = TransformerConfig(vocab_size=digits + 1, block_size=length + 1, n_layer=1, n_head=4, n_embd=48)
     model = EncoderDecoder(cfg)
 
     def batch(n=64):
@@ -131,7 +140,7 @@ def test_encoder_decoder_learns_sequence_reversal():
     def loss_fn(m, src, tgt_in, tgt):
         return nn.functional.cross_entropy(m(src, tgt_in).reshape(-1, cfg.vocab_size), tgt.reshape(-1))
 
-    train_steps(model, batch, loss_fn, steps=400)
+    train_steps(model, batch, loss_fn, steps=150)
     src, _, tgt = batch(500)
     exact = (model.greedy_decode(src, length, bos) == tgt).all(dim=1).float().mean().item()
     assert exact >= 0.95, exact
@@ -147,7 +156,7 @@ def test_encoder_classifier_learns_majority_token():
         x = torch.randint(0, 2, (n, 15))
         return x, (x.sum(dim=1) > 7).long()
 
-    train_steps(model, batch, lambda m, x, y: nn.functional.cross_entropy(m(x), y), steps=200)
+    train_steps(model, batch, lambda m, x, y: nn.functional.cross_entropy(m(x), y), steps=150)
     x, y = batch(1000)
     with torch.no_grad():
         accuracy = (model(x).argmax(-1) == y).float().mean().item()

@@ -12,13 +12,13 @@ from groundup.quant import (
     QScheme,
     calc_qparams,
     dequantize,
+    max_error,
     minmax,
     mse,
     qrange,
     quantize,
     quantize_dequantize,
     sqnr_db,
-    max_error,
 )
 
 pytestmark = pytest.mark.module("1.1")
@@ -42,7 +42,7 @@ def test_qrange_covers_signed_unsigned_and_restricted():
     ],
 )
 def test_per_tensor_qparams_and_codes_match_torch(dtype, qscheme, symmetric, signed):
-    x = torch.randn(4096) * 3 + 0.7
+    x = torch.randn(4096, generator=torch.Generator().manual_seed(17)) * 3 + 0.7
     ref = MinMaxObserver(dtype=dtype, qscheme=qscheme)
     ref(x)
     ref_scale, ref_zero = ref.calculate_qparams()
@@ -52,8 +52,15 @@ def test_per_tensor_qparams_and_codes_match_torch(dtype, qscheme, symmetric, sig
     assert int(zero) == int(ref_zero)
     ours = quantize(x, scheme)
     theirs = torch.quantize_per_tensor(x, float(ref_scale), int(ref_zero), dtype)
-    assert torch.equal(ours.q.int(), theirs.int_repr().int())
-    torch.testing.assert_close(ours.dequantize(), theirs.dequantize(), rtol=0, atol=1e-6)
+    assert_codes_equal(ours.q, theirs.int_repr(), x / scale)
+
+
+def assert_codes_equal(ours: torch.Tensor, theirs: torch.Tensor, ratio: torch.Tensor) -> None:
+    """Codes equal torch's, except exactly at .5 ties of x/s: torch's scalar tail loop divides by s
+    while its vector loop (and ours) multiplies by 1/s, so a tie can land one code apart."""
+    diff = (ours.int() - theirs.int()).abs()
+    tie = ((ratio - ratio.floor()) - 0.5).abs() < 1e-4
+    assert int(diff.max()) <= 1 and not diff[~tie].any()
 
 
 @pytest.mark.parametrize("axis", [0, 1])
@@ -68,7 +75,7 @@ def test_per_channel_matches_torch_on_any_axis(axis, symmetric):
     torch.testing.assert_close(ours.scale.reshape(-1), ref_scale, rtol=1e-6, atol=0)
     assert torch.equal(ours.zero_point.reshape(-1).long(), ref_zero.long())
     theirs = torch.quantize_per_channel(w, ref_scale, ref_zero, axis, torch.qint8)
-    assert torch.equal(ours.q.int(), theirs.int_repr().int())
+    assert_codes_equal(ours.q, theirs.int_repr(), w / ours.scale)
 
 
 schemes = st.builds(
@@ -154,6 +161,7 @@ def test_metrics_on_a_known_pair():
 def test_more_bits_add_about_six_db():
     x = torch.randn(100_000)
     gains = [
-        sqnr_db(x, quantize_dequantize(x, bits=b + 1)) - sqnr_db(x, quantize_dequantize(x, bits=b)) for b in (4, 5, 6)
+        sqnr_db(x, quantize_dequantize(x, bits=b + 1)) - sqnr_db(x, quantize_dequantize(x, bits=b))
+        for b in (4, 5, 6)
     ]
     assert all(5.0 < g < 7.0 for g in gains)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from groundup.quant import QScheme, QuantConfig, calibrate, make_observer, quantize, quantize_model, quantize_nf4
+from groundup.quant import (
+    QScheme,
+    QuantConfig,
+    calibrate,
+    make_observer,
+    quantize,
+    quantize_model,
+    quantize_nf4,
+)
 from groundup.quant.fp8 import round_to_fp8
 
 pytestmark = pytest.mark.module("1.1")

@@ -20,7 +20,9 @@ def hard_inputs(dtype: torch.dtype) -> torch.Tensor:
     mids = (values[1:] + values[:-1]) / 2
     up, down = torch.nextafter(mids, torch.tensor(1e30)), torch.nextafter(mids, torch.tensor(-1e30))
     g = torch.Generator().manual_seed(0)
-    samples = torch.cat([torch.randn(20_000, generator=g) * s for s in (1e-5, 1e-3, 0.1, 1, 30, 500, 1e4, 1e5)])
+    samples = torch.cat(
+        [torch.randn(20_000, generator=g) * s for s in (1e-5, 1e-3, 0.1, 1, 30, 500, 1e4, 1e5)]
+    )
     return torch.cat([values, mids, up, down, samples])
 
 

@@ -9,7 +9,9 @@ from groundup.models.llama import Llama, LlamaConfig
 def make_tiny_llama(n_kv_heads: int = 2, seed: int = 0) -> Llama:
     """2 blocks, dim 64, vocab 96; random norm weights so scale folding is not trivially exact."""
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=96, dim=64, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads, hidden_dim=128, max_context=64)
+    cfg = LlamaConfig(
+        vocab_size=96, dim=64, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads, hidden_dim=128, max_context=64
+    )
     model = Llama(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():

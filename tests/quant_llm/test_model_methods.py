@@ -29,7 +29,9 @@ def test_gptq_model_beats_rtn_on_the_same_calibration(tiny_llama, windows):
     for bits, gs in ((3, 32), (4, None)):
         gptq = gptq_quantize_model(copy.deepcopy(tiny_llama), windows, bits, gs)
         rtn = rtn_quantize_model(copy.deepcopy(tiny_llama), bits, gs)
-        assert all(isinstance(m, WeightOnlyLinear) for b in gptq.blocks for m in (b.attn.qkv, b.attn.out, b.mlp.down))
+        assert all(
+            isinstance(m, WeightOnlyLinear) for b in gptq.blocks for m in (b.attn.qkv, b.attn.out, b.mlp.down)
+        )
         err_gptq, err_rtn = logits_mse(gptq, tiny_llama, windows), logits_mse(rtn, tiny_llama, windows)
         assert err_gptq < err_rtn, (bits, gs, err_gptq, err_rtn)
         assert logits_mse(gptq, tiny_llama, evaluation) < logits_mse(rtn, tiny_llama, evaluation)
@@ -65,12 +67,16 @@ def test_w8a8_linear_matches_torch_fake_quant():
     x = torch.randn(5, 7, 64) * torch.linspace(0.1, 5, 64)
     w = linear.weight.detach()
     w_scale = w.abs().amax(dim=1) / 127
-    w_ref = torch.fake_quantize_per_channel_affine(w, w_scale, torch.zeros(48, dtype=torch.int32), 0, -127, 127)
+    w_ref = torch.fake_quantize_per_channel_affine(
+        w, w_scale, torch.zeros(48, dtype=torch.int32), 0, -127, 127
+    )
     x2 = x.reshape(-1, 64)
     x_scale = x2.abs().amax(dim=1) / 127
-    x_ref = torch.fake_quantize_per_channel_affine(x2, x_scale, torch.zeros(35, dtype=torch.int32), 0, -127, 127)
+    x_ref = torch.fake_quantize_per_channel_affine(
+        x2, x_scale, torch.zeros(35, dtype=torch.int32), 0, -127, 127
+    )
     expected = (x_ref @ w_ref.T + linear.bias).reshape(5, 7, 48)
-    torch.testing.assert_close(W8A8Linear(linear)(x), expected.detach(), atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(W8A8Linear.from_linear(linear)(x), expected.detach(), atol=1e-4, rtol=1e-5)
 
 
 def test_smoothquant_w8a8_model_stays_close(tiny_llama, windows):

@@ -38,3 +38,41 @@ def tiny_llama(seed=0, n_layers=4):
 @pytest.fixture(scope="session")
 def tiny_model():
     return tiny_llama()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tiny matmuls run fastest on one thread; on a loaded machine extra OpenMP threads mostly spin
+    (measured 50x slower here). Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class CharTokenizer:
+    """Printable ASCII, one character per id (0..94), id 95 = end of sequence; a ChatML-like template."""
+
+    eos_token_id = 95
+    bos_token_id = None
+    chat_template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+
+    def encode(self, text):
+        return [ord(c) - 32 if 32 <= ord(c) < 127 else ord("?") - 32 for c in text]
+
+    def decode_bytes(self, ids):
+        return "".join(chr(i + 32) if i < 95 else "" for i in ids).encode()
+
+    def decode(self, ids):
+        return self.decode_bytes(ids).decode()
+
+    def id_to_token(self, i):
+        return "<eos>" if i == 95 else chr(i + 32)
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer():
+    return CharTokenizer()

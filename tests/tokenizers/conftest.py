@@ -103,18 +103,16 @@ def hf_smollm2_as_converted():
 
 @pytest.fixture(scope="session")
 def hf_smollm2(hf_smollm2_as_converted):
-    """The converted tokenizer with SmolLM2's own pre-tokenizer restored.
+    """The converted tokenizer (its Rust backend) with SmolLM2's own pre-tokenizer restored.
 
     transformers knows no split rule for the GGUF pre-tokenizer name "smollm" and falls back to plain
     GPT-2 byte-level splitting. SmolLM2's tokenizer.json (and llama.cpp's "smollm") first isolates
     every numeric character, then splits like GPT-2; this puts that back.
     """
-    import copy
+    from tokenizers import Tokenizer, pre_tokenizers
 
-    from tokenizers import pre_tokenizers
-
-    tok = copy.deepcopy(hf_smollm2_as_converted)
-    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+    tok = Tokenizer.from_str(hf_smollm2_as_converted.backend_tokenizer.to_str())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )
     return tok

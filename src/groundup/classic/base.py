@@ -60,9 +60,7 @@ class BaseEstimator:
         return self
 
     def __repr__(self) -> str:
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-        }
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
         changed = []
         for name, value in self.get_params(deep=False).items():
             default = defaults.get(name)

@@ -44,7 +44,7 @@ def kmeans_plus_plus(X, k, rng, x_sq) -> np.ndarray:
 def lloyd(X, centers, max_iter, tol, x_sq):
     """Run Lloyd's iterations from `centers`; returns (centers, labels, inertia, n_iter)."""
     labels = None
-    for iteration in range(1, max_iter + 1):
+    for iteration in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         d2 = squared_distances(X, centers, x_sq)
         new_labels = d2.argmin(axis=1)
         if labels is not None and np.array_equal(new_labels, labels):

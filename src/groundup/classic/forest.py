@@ -13,7 +13,13 @@ import numpy as np
 
 from groundup.classic.base import BaseEstimator, ClassifierMixin
 from groundup.classic.tree import DecisionTreeClassifier
-from groundup.classic.validation import check_choice, check_features, check_random_state, check_X_y, encode_labels
+from groundup.classic.validation import (
+    check_choice,
+    check_features,
+    check_random_state,
+    check_X_y,
+    encode_labels,
+)
 
 
 class RandomForestClassifier(ClassifierMixin, BaseEstimator):
@@ -70,4 +76,5 @@ class RandomForestClassifier(ClassifierMixin, BaseEstimator):
         return np.mean([tree.predict_proba(X) for tree in self.estimators_], axis=0)  # (n, K)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]

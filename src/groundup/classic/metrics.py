@@ -69,7 +69,11 @@ def precision_recall_fscore(y_true, y_pred, *, average: str | None = "binary", p
         i = labels.tolist().index(pos_label)
         tp, predicted, support = tp[i : i + 1], predicted[i : i + 1], support[i : i + 1]
     elif average == "micro":
-        tp, predicted, support = tp.sum(keepdims=True), predicted.sum(keepdims=True), support.sum(keepdims=True)
+        tp, predicted, support = (
+            tp.sum(keepdims=True),
+            predicted.sum(keepdims=True),
+            support.sum(keepdims=True),
+        )
     precision, recall = _divide(tp, predicted), _divide(tp, support)
     b2 = beta**2
     f = _divide((1 + b2) * precision * recall, b2 * precision + recall)

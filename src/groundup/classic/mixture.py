@@ -63,7 +63,7 @@ class GaussianMixture(BaseEstimator):
         for _ in range(self.n_init):
             self.initialize(X, rng)
             lower_bound, self.converged_ = -np.inf, False
-            for n_iter in range(1, self.max_iter + 1):
+            for n_iter in range(1, self.max_iter + 1):  # noqa: B007 (the count is kept)
                 previous = lower_bound
                 log_resp, lower_bound = self.e_step(X)
                 self.m_step(X, np.exp(log_resp))
@@ -90,7 +90,9 @@ class GaussianMixture(BaseEstimator):
             self.means_ = np.asarray(self.means_init, dtype=np.float64)
         if self.precisions_init is not None:
             precisions = np.asarray(self.precisions_init, dtype=np.float64)
-            self.covariances_ = np.linalg.inv(precisions) if self.covariance_type == "full" else 1 / precisions
+            self.covariances_ = (
+                np.linalg.inv(precisions) if self.covariance_type == "full" else 1 / precisions
+            )
 
     def m_step(self, X, resp) -> None:
         counts = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps  # (K,), never exactly 0

@@ -23,7 +23,8 @@ class NaiveBayes(ClassifierMixin, BaseEstimator):
     """Shared prediction from `joint_log_likelihood` (n, K)."""
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.joint_log_likelihood(check_features(self, X)).argmax(axis=1)]
+        jll = self.joint_log_likelihood(check_features(self, X))
+        return self.classes_[jll.argmax(axis=1)]
 
     def predict_log_proba(self, X) -> np.ndarray:
         jll = self.joint_log_likelihood(check_features(self, X))
@@ -82,7 +83,7 @@ class MultinomialNB(NaiveBayes):
         self.fit_prior = fit_prior
 
     def tag_overrides(self) -> dict:
-        return {**super().tag_overrides(), "positive_only": True}
+        return {**super().tag_overrides(), "positive_only": True, "poor_score": True}  # as scikit-learn's
 
     def fit(self, X, y):
         check_positive("alpha", self.alpha, allow_zero=True)

@@ -30,7 +30,7 @@ class KNeighbors(BaseEstimator):
         X, y = check_X_y(X, y, estimator=self, classifier=classifier)
         if self.n_neighbors > len(X):
             raise ValueError(
-                f"n_neighbors={self.n_neighbors} is larger than the {len(X)} training samples; lower it"
+                f"n_neighbors={self.n_neighbors} is larger than n_samples = {len(X)}; lower n_neighbors"
             )
         self.fit_X_, self.n_features_in_ = X, X.shape[1]
         self.sq_norms_ = np.einsum("ij,ij->i", X, X)
@@ -82,7 +82,8 @@ class KNeighborsClassifier(ClassifierMixin, KNeighbors):
         return votes / votes.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class KNeighborsRegressor(RegressorMixin, KNeighbors):

@@ -108,7 +108,9 @@ class TreeBuilder:
     def best_split(self, idx: np.ndarray):
         """(feature, threshold, children impurity sum) of the best valid split, or None."""
         n_features = self.X.shape[1]
-        order_of_features = self.rng.permutation(n_features) if self.n_try < n_features else np.arange(n_features)
+        order_of_features = (
+            self.rng.permutation(n_features) if self.n_try < n_features else np.arange(n_features)
+        )
         # Like scikit-learn, keep drawing features past n_try until one gives a valid split.
         for start in range(0, n_features, self.n_try):
             feats = order_of_features[start : start + self.n_try]
@@ -153,7 +155,9 @@ def resolve_max_features(max_features, n_features: int) -> int:
         return min(int(max_features), n_features)
     if isinstance(max_features, float) and 0 < max_features <= 1:
         return max(1, int(max_features * n_features))
-    raise ValueError(f"max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {max_features!r}")
+    raise ValueError(
+        f"max_features must be None, 'sqrt', 'log2', an int >= 1 or a float in (0, 1], got {max_features!r}"
+    )
 
 
 class BaseDecisionTree(BaseEstimator):
@@ -178,8 +182,12 @@ class BaseDecisionTree(BaseEstimator):
         for name in ("min_samples_split", "min_samples_leaf"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < (2 if name == "min_samples_split" else 1):
-                raise ValueError(f"{name} must be an integer >= {2 if name == 'min_samples_split' else 1}, got {value!r}")
-        if self.max_depth is not None and (not isinstance(self.max_depth, numbers.Integral) or self.max_depth < 1):
+                raise ValueError(
+                    f"{name} must be an integer >= {2 if name == 'min_samples_split' else 1}, got {value!r}"
+                )
+        if self.max_depth is not None and (
+            not isinstance(self.max_depth, numbers.Integral) or self.max_depth < 1
+        ):
             raise ValueError(f"max_depth must be None or an integer >= 1, got {self.max_depth!r}")
         self.n_features_in_ = X.shape[1]
         n_try = resolve_max_features(self.max_features, X.shape[1])
@@ -200,7 +208,12 @@ class BaseDecisionTree(BaseEstimator):
     def depth(self) -> int:
         depth, frontier = 0, [0]
         while True:
-            frontier = [c for node in frontier for c in (self.children_left_[node], self.children_right_[node]) if c >= 0]
+            frontier = [
+                c
+                for node in frontier
+                for c in (self.children_left_[node], self.children_right_[node])
+                if c >= 0
+            ]
             if not frontier:
                 return depth
             depth += 1
@@ -235,10 +248,12 @@ class DecisionTreeClassifier(ClassifierMixin, BaseDecisionTree):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.value_[self.apply(X)]
+        leaves = self.apply(X)
+        return self.value_[leaves]
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class DecisionTreeRegressor(RegressorMixin, BaseDecisionTree):
@@ -253,7 +268,9 @@ class DecisionTreeRegressor(RegressorMixin, BaseDecisionTree):
         max_features=None,
         random_state=None,
     ):
-        super().__init__(criterion, max_depth, min_samples_split, min_samples_leaf, max_features, random_state)
+        super().__init__(
+            criterion, max_depth, min_samples_split, min_samples_leaf, max_features, random_state
+        )
 
     def fit(self, X, y):
         check_choice("criterion", self.criterion, ("squared_error",))
@@ -263,4 +280,5 @@ class DecisionTreeRegressor(RegressorMixin, BaseDecisionTree):
         return self
 
     def predict(self, X) -> np.ndarray:
-        return self.value_[self.apply(X), 0]
+        leaves = self.apply(X)
+        return self.value_[leaves, 0]

@@ -3,6 +3,9 @@
     from groundup.generate import SamplingParams, sample, generate, stream
 """
 
+from groundup.generate.beam import Hypothesis, beam_search
+from groundup.generate.chat import render_chat
+from groundup.generate.decode import Generation, TokenEvent, generate, stream
 from groundup.generate.sampling import (
     SamplingParams,
     apply_penalties,
@@ -16,6 +19,13 @@ from groundup.generate.sampling import (
 )
 
 __all__ = [
+    "Generation",
+    "Hypothesis",
+    "TokenEvent",
+    "beam_search",
+    "generate",
+    "render_chat",
+    "stream",
     "SamplingParams",
     "apply_penalties",
     "make_generator",

@@ -28,16 +28,19 @@ def _windows(xp: np.ndarray, k, stride, dilation) -> np.ndarray:
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-def _col2im(cols: np.ndarray, padded_shape, k, stride, dilation) -> np.ndarray:
-    """Adjoint of `_windows`: (N, C, Ho, Wo, kh, kw) -> (N, C, Hp, Wp), summing overlaps."""
-    (kh, kw), (sh, sw), (dh, dw) = k, stride, dilation
-    ho, wo = cols.shape[2:4]
-    out = np.zeros(padded_shape, cols.dtype)
+def _col2im(taps: np.ndarray, padded_shape, stride, dilation) -> np.ndarray:
+    """Adjoint of `_windows`: taps (kh, kw, N, C, Ho, Wo) -> (N, C, Hp, Wp), summing overlaps.
+
+    Tap-major layout keeps each of the kh * kw strided additions reading contiguous memory.
+    """
+    kh, kw, _, _, ho, wo = taps.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    out = np.zeros(padded_shape, taps.dtype)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += cols[
-                :, :, :, :, i, j
-            ]
+            out[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw] += (
+                taps[i, j]
+            )
     return out
 
 
@@ -64,24 +67,35 @@ def conv2d(
         )
     g, og = groups, o // groups
     xp = _pad(x.data, padding)
-    win = _windows(xp, (kh, kw), stride, dilation)  # (N, C, Ho, Wo, kh, kw)
+    win = _windows(xp, (kh, kw), stride, dilation)  # (N, C, Ho, Wo, kh, kw) view
     ho, wo = win.shape[2:4]
-    # rows = output pixels, columns = (channel-in-group, kh, kw) taps
-    cols = win.reshape(n, g, cg, ho, wo, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6).reshape(n, g, ho * wo, -1)
-    wmat = weight.data.reshape(g, og, cg * kh * kw).transpose(0, 2, 1)  # (G, Cg*kh*kw, Og)
-    out = cols @ wmat  # (N, G, Ho*Wo, Og)
-    out = out.transpose(0, 1, 3, 2).reshape(n, o, ho, wo)
+    # im2col: columns = output pixels, rows = (channel-in-group, kh, kw) taps; one copy
+    cols = (
+        win.reshape(n, g, cg, ho, wo, kh, kw)
+        .transpose(0, 1, 2, 5, 6, 3, 4)
+        .reshape(n, g, cg * kh * kw, ho * wo)
+    )
+    wmat = weight.data.reshape(g, og, cg * kh * kw)  # (G, Og, K)
+    out = (wmat @ cols).reshape(n, o, ho, wo)  # (N, G, Og, Ho*Wo) is already (N, O, Ho, Wo) in memory
     if bias is not None:
         out = out + bias.data.reshape(1, o, 1, 1)
 
     def backward(grad):
-        gmat = grad.reshape(n, g, og, ho * wo).transpose(0, 1, 3, 2)  # (N, G, Ho*Wo, Og)
-        gw = np.einsum("ngpk,ngpo->gok", cols, gmat, optimize=True).reshape(o, cg, kh, kw)
-        gcols = gmat @ wmat.transpose(0, 2, 1)  # (N, G, Ho*Wo, Cg*kh*kw)
-        gcols = gcols.reshape(n, g, ho, wo, cg, kh, kw).transpose(0, 1, 4, 2, 3, 5, 6).reshape(n, c, ho, wo, kh, kw)
-        gx = _col2im(gcols, xp.shape, (kh, kw), stride, dilation)
-        gx = gx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+        gmat = grad.reshape(n, g, og, ho * wo)  # (N, G, Og, Ho*Wo)
+        gw = (
+            (gmat @ cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(o, cg, kh, kw)
+        )  # (G, Og, K) summed over N
         gb = grad.sum(axis=(0, 2, 3)) if bias is not None else None
+        if not x.requires_grad:  # e.g. the first layer: skip the input gradient entirely
+            return None, gw, gb
+        gcols = wmat.transpose(0, 2, 1) @ gmat  # (N, G, K, Ho*Wo)
+        taps = (
+            gcols.reshape(n, g, cg, kh, kw, ho, wo)
+            .transpose(3, 4, 0, 1, 2, 5, 6)
+            .reshape(kh, kw, n, c, ho, wo)
+        )
+        gx = _col2im(taps, xp.shape, stride, dilation)
+        gx = gx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
         return gx, gw, gb
 
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -91,17 +105,21 @@ def conv2d(
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
     """Max over each window; the gradient goes to the (first) maximal entry, as in torch."""
     k = _pair(kernel_size)
-    stride, padding, dilation = _pair(stride if stride is not None else kernel_size), _pair(padding), _pair(dilation)
+    stride, padding, dilation = (
+        _pair(stride if stride is not None else kernel_size),
+        _pair(padding),
+        _pair(dilation),
+    )
     xp = _pad(x.data, padding, value=-np.inf)
-    win = _windows(xp, k, stride, dilation)  # (N, C, Ho, Wo, kh, kw)
-    flat = win.reshape(win.shape[:4] + (-1,))
-    arg = flat.argmax(axis=-1)  # (N, C, Ho, Wo)
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    win = _windows(xp, k, stride, dilation)  # (N, C, Ho, Wo, kh, kw) view
+    taps = win.transpose(4, 5, 0, 1, 2, 3).reshape((k[0] * k[1],) + win.shape[:4])  # (kh*kw, N, C, Ho, Wo)
+    out = taps.max(axis=0)  # (N, C, Ho, Wo)
     h, w = x.shape[2:]
 
     def backward(grad):
-        taps = (np.arange(k[0] * k[1]) == arg[..., None]) * grad[..., None]  # one-hot scatter
-        gx = _col2im(taps.reshape(win.shape), xp.shape, k, stride, dilation)
+        arg = taps.argmax(axis=0)  # first maximal tap gets the gradient, as in torch
+        onehot = (np.arange(k[0] * k[1]).reshape(-1, 1, 1, 1, 1) == arg) * grad  # (kh*kw, N, C, Ho, Wo)
+        gx = _col2im(onehot.reshape(k + grad.shape), xp.shape, stride, dilation)
         return (gx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w],)
 
     return Tensor._make(out, (x,), backward)
@@ -118,8 +136,8 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     area = k[0] * k[1]
 
     def backward(grad):
-        taps = np.broadcast_to((grad / area)[..., None, None], win.shape)
-        gx = _col2im(taps, xp.shape, k, stride, (1, 1))
+        taps = np.broadcast_to(grad / area, k + grad.shape)  # every tap gets grad / area
+        gx = _col2im(taps, xp.shape, stride, (1, 1))
         return (gx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w],)
 
     return Tensor._make(out.astype(x.dtype), (x,), backward)

@@ -115,11 +115,15 @@ def embedding(indices, weight: Tensor) -> Tensor:
     if idx.dtype.kind not in "iu":
         raise ValueError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
-        raise ValueError(f"embedding: indices must be in [0, {weight.shape[0]}), got {idx.min()}..{idx.max()}")
+        raise ValueError(
+            f"embedding: indices must be in [0, {weight.shape[0]}), got {idx.min()}..{idx.max()}"
+        )
     return weight[idx]
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+def dropout(
+    x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None
+) -> Tensor:
     """Zero each entry with probability p and scale survivors by 1/(1-p) (inverted dropout)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability p must be in [0, 1], got {p}")

@@ -15,7 +15,11 @@ from groundup.grad.tensor import Tensor
 
 
 def gradcheck(
-    fn: Callable[..., Tensor], inputs: Sequence[Tensor], eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-5
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
 ) -> float:
     """Raise AssertionError if autograd and finite differences disagree; return the max abs error."""
     for x in inputs:

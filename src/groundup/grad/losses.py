@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from groundup.grad.functional import log_softmax, softplus
-from groundup.grad.tensor import Tensor, clip, maximum, where
+from groundup.grad.ops import clip, maximum, where
+from groundup.grad.tensor import Tensor
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -24,7 +25,9 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 def _same_shape(op: str, a: Tensor, b) -> None:
     if a.shape != np.shape(b.data if isinstance(b, Tensor) else b):
-        raise ValueError(f"{op}: input shape {a.shape} and target shape {np.shape(getattr(b, 'data', b))} differ")
+        raise ValueError(
+            f"{op}: input shape {a.shape} and target shape {np.shape(getattr(b, 'data', b))} differ"
+        )
 
 
 def mse_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -65,7 +68,9 @@ def nll_loss(logp: Tensor, target, ignore_index: int = -100, reduction: str = "m
     """-logp[i, target_i] for log-probabilities (N, C); entries equal to ignore_index are skipped."""
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if logp.ndim != 2 or t.shape != logp.shape[:1]:
-        raise ValueError(f"nll_loss: expected log-probs (N, C) and targets (N,), got {logp.shape} and {t.shape}")
+        raise ValueError(
+            f"nll_loss: expected log-probs (N, C) and targets (N,), got {logp.shape} and {t.shape}"
+        )
     keep = t != ignore_index
     picked = -logp[np.arange(len(t)), np.where(keep, t, 0)] * keep.astype(logp.dtype)  # (N,)
     if reduction == "mean":

@@ -84,7 +84,11 @@ class Value:
         return self._unary(max(self.data, 0.0), float(self.data > 0), "relu")
 
     def sigmoid(self) -> Value:
-        s = 1 / (1 + math.exp(-self.data)) if self.data >= 0 else math.exp(self.data) / (1 + math.exp(self.data))
+        s = (
+            1 / (1 + math.exp(-self.data))
+            if self.data >= 0
+            else math.exp(self.data) / (1 + math.exp(self.data))
+        )
         return self._unary(s, s * (1 - s), "sigmoid")
 
     def __neg__(self) -> Value:

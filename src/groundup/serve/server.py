@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from groundup.errors import GroundupError
+from groundup.generate import SamplingParams
+from groundup.generate.chat import render_chat
+from groundup.generate.decode import _TextTracker as TextTracker  # incremental text + stop strings
 from groundup.serve import protocol as P
 from groundup.serve.async_engine import AsyncEngine
-from groundup.serve.detokenize import TextStream
-from groundup.serve.sampling import SamplingParams
 
 
 class APIError(Exception):
@@ -39,7 +41,7 @@ class Choice:
     """One of the `n` generations of a request, as text."""
 
     index: int
-    text: TextStream
+    text: TextTracker
     finish_reason: str | None = None
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
@@ -111,20 +113,22 @@ class OpenAIServer:
             raise APIError(400, f"the prompt has {len(prompt_ids)} tokens but the context is {self.context}; "
                            "shorten it", param="messages", code="context_length_exceeded")
         max_tokens = req.max_tokens if req.max_tokens is not None else min(default_max, room)
-        params = SamplingParams(temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)
         seqs = []
         try:
             for i in range(req.n):
-                seed = None if req.seed is None else req.seed + i
-                seqs.append(self.engine.engine.make_sequence(prompt_ids, params, max_tokens, seed))
-        except GroundupError as exc:
+                params = SamplingParams(
+                    temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, max_tokens=max_tokens,
+                    seed=None if req.seed is None else req.seed + i,
+                )
+                seqs.append(self.engine.engine.make_sequence(prompt_ids, params))
+        except (GroundupError, ValueError) as exc:
             raise APIError(400, str(exc), param="max_tokens", code="context_length_exceeded") from exc
         return seqs
 
     async def _run(self, seqs, stops: list[str]) -> AsyncIterator[tuple[Choice, str]]:
         """Drive the n sequences concurrently; yield (choice, new text) as tokens arrive."""
-        eos = tuple(self.engine.engine.eos_token_ids)
-        choices = [Choice(i, TextStream(self.tokenizer, stops, eos)) for i in range(len(seqs))]
+        eos = set(self.engine.engine.eos_token_ids)
+        choices = [Choice(i, TextTracker(self.tokenizer, stops)) for i in range(len(seqs))]
         merged: asyncio.Queue = asyncio.Queue()
 
         async def pump(choice: Choice, seq):
@@ -135,7 +139,12 @@ class OpenAIServer:
                         raise APIError(500, item.error, type="server_error")
                     choice.token_ids += item.token_ids
                     choice.logprobs += item.logprobs
-                    delta = choice.text.push(item.token_ids, item.finished)
+                    delta = ""
+                    for t in item.token_ids:
+                        if t not in eos and not choice.text.stopped:
+                            delta += choice.text.push(t)
+                    if item.finished or choice.text.stopped:
+                        delta += choice.text.finish()
                     if choice.text.stopped:
                         choice.finish_reason = "stop"
                     elif item.finished:
@@ -177,8 +186,6 @@ class OpenAIServer:
     async def completions(self, req: P.CompletionRequest):
         self._check_model(req)
         prompt_ids = list(req.prompt) if isinstance(req.prompt, list) else self.tokenizer.encode(req.prompt)
-        if isinstance(req.prompt, list) and any(not 0 <= t < self.engine.engine.model.vocab_size for t in prompt_ids):
-            raise APIError(400, "prompt token ids must lie in [0, vocab_size)", param="prompt")
         seqs = self._sequences(req, prompt_ids, default_max=16)
         prefix = (req.prompt if isinstance(req.prompt, str) else self.tokenizer.decode(prompt_ids)) if req.echo else ""
         choices: list[Choice] = []
@@ -276,10 +283,46 @@ class OpenAIServer:
         )
 
     def _render_chat(self, messages: list[P.ChatMessage]) -> str:
-        from groundup.serve.chat import render_chat
+        tok = self.tokenizer
 
-        return render_chat(self.tokenizer, [m.model_dump() for m in messages])
+        def name(token_id):
+            return tok.id_to_token(token_id) if token_id is not None else ""
+
+        try:
+            return render_chat(
+                getattr(tok, "chat_template", None),
+                [m.model_dump() for m in messages],
+                bos_token=name(getattr(tok, "bos_token_id", None)),
+                eos_token=name(getattr(tok, "eos_token_id", None)),
+            )
+        except GroundupError as exc:
+            raise APIError(400, str(exc), param="messages") from exc
 
 
 def _sse(model) -> str:
     return f"data: {json.dumps(model.model_dump(exclude_none=False))}\n\n"
+
+
+class BackgroundServer:
+    """uvicorn in a thread (tests, benchmarks): `with BackgroundServer(app) as url: ...`; port 0 picks
+    a free port on the loopback interface."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="groundup-http", daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise GroundupError("the HTTP server failed to start (see the log above)")
+            time.sleep(0.02)
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

@@ -21,4 +21,6 @@ class BasicBPE(BPETokenizer):
     """Byte-level BPE without a split pattern; starts with the 256 byte tokens."""
 
     def __init__(self, special_tokens: dict[str, int] | None = None, ranks: dict[bytes, int] | None = None):
-        super().__init__(ranks or {bytes([b]): b for b in range(256)}, pattern=None, special_tokens=special_tokens)
+        super().__init__(
+            ranks or {bytes([b]): b for b in range(256)}, pattern=None, special_tokens=special_tokens
+        )

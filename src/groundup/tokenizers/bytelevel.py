@@ -11,7 +11,11 @@ from __future__ import annotations
 
 
 def _byte_to_char() -> list[str]:
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     table = [""] * 256
     moved = 0
     for byte in range(256):
@@ -37,4 +41,6 @@ def unspell(token: str) -> bytes:
     try:
         return bytes(CHAR_TO_BYTE[c] for c in token)
     except KeyError as exc:
-        raise ValueError(f"{token!r} is not a byte-level spelling: character {exc.args[0]!r} stands for no byte") from None
+        raise ValueError(
+            f"{token!r} is not a byte-level spelling: character {exc.args[0]!r} stands for no byte"
+        ) from None

@@ -40,7 +40,9 @@ def _check_complete(ranks: dict[bytes, int], path) -> None:
     """Every byte needs a token; ids must run 0..n-1 without gaps."""
     for b in range(256):
         if bytes([b]) not in ranks:
-            raise TokenizerFileError(f"{path}: byte 0x{b:02x} has no token; a byte-level vocabulary needs all 256")
+            raise TokenizerFileError(
+                f"{path}: byte 0x{b:02x} has no token; a byte-level vocabulary needs all 256"
+            )
     ids = sorted(ranks.values())
     for expected, found in enumerate(ids):
         if expected != found:
@@ -67,7 +69,9 @@ def read_tiktoken_ranks(path: str | Path) -> dict[bytes, int]:
             if token in ranks:
                 raise TokenizerFileError(f"{path}:{lineno}: token {token!r} is listed twice")
             if rank in line_of_rank:
-                raise TokenizerFileError(f"{path}:{lineno}: rank {rank} already given on line {line_of_rank[rank]}")
+                raise TokenizerFileError(
+                    f"{path}:{lineno}: rank {rank} already given on line {line_of_rank[rank]}"
+                )
             ranks[token], line_of_rank[rank] = rank, lineno
     _check_complete(ranks, path)
     return ranks

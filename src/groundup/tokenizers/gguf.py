@@ -69,11 +69,17 @@ class GGUFTokenizer:
             )
         pre = pre_tokenizer or metadata.get("tokenizer.ggml.pre", "default")
         if pre not in PRE_TOKENIZERS:
-            raise GroundupError(f"pre-tokenizer {pre!r} is not supported; supported: {', '.join(PRE_TOKENIZERS)}")
+            raise GroundupError(
+                f"pre-tokenizer {pre!r} is not supported; supported: {', '.join(PRE_TOKENIZERS)}"
+            )
         self.tokens: list[str] = list(metadata["tokenizer.ggml.tokens"])
-        self.token_types: list[int] = list(metadata.get("tokenizer.ggml.token_type") or [1] * len(self.tokens))
+        self.token_types: list[int] = list(
+            metadata.get("tokenizer.ggml.token_type") or [1] * len(self.tokens)
+        )
         if len(self.token_types) != len(self.tokens):
-            raise GroundupError(f"{len(self.tokens)} tokens but {len(self.token_types)} token types in the metadata")
+            raise GroundupError(
+                f"{len(self.tokens)} tokens but {len(self.token_types)} token types in the metadata"
+            )
         self.vocab: dict[str, int] = {}
         for i, token in enumerate(self.tokens):
             if token in self.vocab:
@@ -90,7 +96,9 @@ class GGUFTokenizer:
         self._byte_ids = self._byte_tokens()
         self._merges = self._merge_table(metadata.get("tokenizer.ggml.merges") or [])
         self.special_tokens = {
-            t: i for i, (t, kind) in enumerate(zip(self.tokens, self.token_types)) if kind in (CONTROL, USER_DEFINED)
+            t: i
+            for i, (t, kind) in enumerate(zip(self.tokens, self.token_types))
+            if kind in (CONTROL, USER_DEFINED)
         }
         self._decoded = [
             t.encode("utf-8") if kind in (CONTROL, USER_DEFINED) else unspell(t)
@@ -111,7 +119,9 @@ class GGUFTokenizer:
             left, sep, right = line.partition(" ")
             ids = self.vocab.get(left), self.vocab.get(right), self.vocab.get(left + right)
             if not sep or None in ids:
-                raise GroundupError(f"merge #{rank} {line!r}: expected 'left right' with both parts and their join in the vocabulary")
+                raise GroundupError(
+                    f"merge #{rank} {line!r}: expected 'left right' with both parts and their join in the vocabulary"
+                )
             table.setdefault((ids[0], ids[1]), (rank, ids[2]))
         return table
 

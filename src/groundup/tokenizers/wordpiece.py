@@ -43,8 +43,14 @@ WHITESPACE = frozenset(
     "\u2028\u2029\u202f\u205f\u3000"
 )
 CJK_RANGES = (
-    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B920, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
 )  # fmt: skip  (0x2B920, not 0x2B820: HF tokenizers' table starts there, and we follow the reference)
 CACHE_LIMIT = 1 << 18
 
@@ -60,7 +66,9 @@ def _is_cjk(c: str) -> bool:
 
 
 _ASCII_CLEAN = {  # control characters go first (so \x0b and \x0c vanish), then whitespace -> " "
-    cp: None if _is_control(chr(cp)) or cp == 0 else " " for cp in range(128) if chr(cp) in WHITESPACE or _is_control(chr(cp))
+    cp: None if _is_control(chr(cp)) or cp == 0 else " "
+    for cp in range(128)
+    if chr(cp) in WHITESPACE or _is_control(chr(cp))
 }
 _PUNCT_OR_SPACE = regex.compile(r"[\p{P}!-/:-@\[-`{-~]|[" + regex.escape("".join(sorted(WHITESPACE))) + "]+")
 
@@ -168,7 +176,8 @@ class WordPiece:
         if self.strip_accents:
             text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
         if self.lowercase:
-            text = text.lower()
+            # character by character, as Rust does: no final-sigma rule ("ΑΣ" -> "ασ", not "ας")
+            text = "".join(map(str.lower, text)) if "Σ" in text else text.lower()
         return text
 
     def pre_tokenize(self, text: str) -> list[str]:
@@ -228,7 +237,9 @@ class WordPiece:
         padding: bool = False,
     ) -> Encoding:
         """Encode one text or a pair, truncating longest-first to `max_length`, padding to it if asked."""
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
             raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
         if padding and max_length is None:
             raise ValueError("padding=True needs max_length (the length to pad to)")
@@ -251,22 +262,30 @@ class WordPiece:
 
     def encode_batch(self, texts: list[str] | list[tuple[str, str]], **kwargs) -> list[Encoding]:
         """`encode` each text, or each (text, pair) tuple."""
-        return [self.encode(*t, **kwargs) if isinstance(t, tuple) else self.encode(t, **kwargs) for t in texts]
+        return [
+            self.encode(*t, **kwargs) if isinstance(t, tuple) else self.encode(t, **kwargs) for t in texts
+        ]
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
-        """Join tokens with spaces, glue "##" pieces back on and tidy spaces before punctuation (as HF)."""
+        """Text of `ids` as HF's WordPiece decoder builds it, token by token: a "##" piece is glued
+        to the previous one, any other token gets a leading space, then each token is tidied
+        (" ." -> "." and the like; whole tokens only, so "don ' t" stays spaced)."""
         tokens = [self.id_to_token(i) for i in ids]
         if skip_special_tokens:
             tokens = [t for t in tokens if t not in self.special_tokens]
-        text = " ".join(tokens).replace(" " + self.prefix, "")
-        for before, after in _CLEANUP:
-            text = text.replace(before, after)
-        return text
+        out = []
+        for i, token in enumerate(tokens):
+            if i:
+                token = token.replace(self.prefix, "", 1) if token.startswith(self.prefix) else " " + token
+            for before, after in _CLEANUP:
+                token = token.replace(before, after)
+            out.append(token)
+        return "".join(out)
 
 
 _CLEANUP = (
     (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-    (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+    (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
 )  # fmt: skip
 
 

@@ -15,7 +15,8 @@ from groundup.grad.functional import linear, softmax
 from groundup.grad.nn import init
 from groundup.grad.nn.layers import Linear
 from groundup.grad.nn.module import Module, Parameter
-from groundup.grad.tensor import Tensor, where
+from groundup.grad.ops import where
+from groundup.grad.tensor import Tensor
 
 
 class MultiHeadAttention(Module):
@@ -24,7 +25,9 @@ class MultiHeadAttention(Module):
         if embed_dim % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide embed_dim={embed_dim}")
         self.embed_dim, self.num_heads = embed_dim, num_heads
-        self.in_proj_weight = init.xavier_uniform_(Parameter(np.zeros((3 * embed_dim, embed_dim), dtype)), rng=rng)
+        self.in_proj_weight = init.xavier_uniform_(
+            Parameter(np.zeros((3 * embed_dim, embed_dim), dtype)), rng=rng
+        )
         self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dtype)) if bias else None
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype, rng=rng)
         if bias:
@@ -50,7 +53,11 @@ class MultiHeadAttention(Module):
             )
         h, d = self.num_heads, e // self.num_heads
         w = self.in_proj_weight
-        bq, bk, bv = (None,) * 3 if self.in_proj_bias is None else (self.in_proj_bias[i * e : (i + 1) * e] for i in range(3))
+        bq, bk, bv = (
+            (None,) * 3
+            if self.in_proj_bias is None
+            else (self.in_proj_bias[i * e : (i + 1) * e] for i in range(3))
+        )
         q = linear(query, w[:e], bq).reshape(b, t, h, d).transpose(1, 2)  # (B, h, T, d)
         k = linear(key, w[e : 2 * e], bk).reshape(b, s, h, d).transpose(1, 2)  # (B, h, S, d)
         v = linear(value, w[2 * e :], bv).reshape(b, s, h, d).transpose(1, 2)  # (B, h, S, d)

@@ -29,7 +29,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity not in gains:
-        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose one of {sorted(gains)} or leaky_relu")
+        raise ValueError(
+            f"unknown nonlinearity {nonlinearity!r}; choose one of {sorted(gains)} or leaky_relu"
+        )
     return gains[nonlinearity]
 
 

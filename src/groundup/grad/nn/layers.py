@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from groundup.grad import conv, functional as F
+from groundup.grad import conv
+from groundup.grad import functional as F
 from groundup.grad.nn import init
 from groundup.grad.nn.module import Module, Parameter
 from groundup.grad.tensor import Tensor
@@ -52,7 +53,9 @@ class Conv2d(Module):
     ):
         super().__init__()
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
+            raise ValueError(
+                f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}"
+            )
         kh, kw = conv._pair(kernel_size)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.weight = Parameter(np.zeros((out_channels, in_channels // groups, kh, kw), dtype))

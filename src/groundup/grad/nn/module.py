@@ -119,8 +119,10 @@ class Module:
     # ---- state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer, by dotted name (torch's order: per module, params first)."""
-        return {key: np.array(getattr(owner, name).data if name in owner._parameters else owner._buffers[name])
-                for key, (owner, name, _) in self._state_slots().items()}
+        return {
+            key: np.array(getattr(owner, name).data if name in owner._parameters else owner._buffers[name])
+            for key, (owner, name, _) in self._state_slots().items()
+        }
 
     def load_state_dict(self, state: dict, strict: bool = True) -> LoadReport:
         """Copy matching entries in. Strict: any missing/unexpected/mis-shaped key raises, listing all.
@@ -151,7 +153,7 @@ class Module:
                 + " (pass strict=False to load the entries that fit)"
             )
         bad = {m.split(":")[0] for m in mismatched}
-        for key, (owner, name, shape) in targets.items():
+        for key, (owner, name, _) in targets.items():
             if key in state and key not in bad:
                 value = np.asarray(state[key])
                 if name in owner._parameters:
@@ -174,7 +176,7 @@ class Module:
         """Write the state dict as a safetensors file."""
         from safetensors.numpy import save_file
 
-        save_file({k: np.ascontiguousarray(v) for k, v in self.state_dict().items()}, str(path))
+        save_file(self.state_dict(), str(path))  # state_dict() copies are C-contiguous
 
     def load(self, path: str | Path, strict: bool = True) -> LoadReport:
         from safetensors.numpy import load_file

@@ -17,7 +17,8 @@ import numpy as np
 
 from groundup.grad.functional import linear
 from groundup.grad.nn.module import Module, Parameter
-from groundup.grad.tensor import Tensor, split, stack
+from groundup.grad.ops import split, stack
+from groundup.grad.tensor import Tensor
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -131,7 +132,9 @@ class _Recurrent(Module):
 
     def forward(self, x: Tensor, state=None):
         if x.ndim != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__}: input shape {x.shape} needs 3 dims ending in {self.input_size}")
+            raise ValueError(
+                f"{type(self).__name__}: input shape {x.shape} needs 3 dims ending in {self.input_size}"
+            )
         if self.batch_first:
             x = x.transpose(0, 1)  # (T, N, in)
         if self.kind == "lstm":

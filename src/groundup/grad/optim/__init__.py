@@ -16,7 +16,24 @@ from groundup.grad.optim.schedulers import (
 )
 
 __all__ = [
-    "SGD", "Adafactor", "Adagrad", "Adam", "AdamW", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-    "ExponentialLR", "LRScheduler", "Lion", "MultiStepLR", "OneCycleLR", "Optimizer", "PolynomialLR",
-    "RMSprop", "ReduceLROnPlateau", "StepLR", "WarmupCosineLR", "clip_grad_norm_", "clip_grad_value_",
+    "SGD",
+    "Adafactor",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "ExponentialLR",
+    "LRScheduler",
+    "Lion",
+    "MultiStepLR",
+    "OneCycleLR",
+    "Optimizer",
+    "PolynomialLR",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "StepLR",
+    "WarmupCosineLR",
+    "clip_grad_norm_",
+    "clip_grad_value_",
 ]

@@ -66,7 +66,14 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    defaults = {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False}
+    defaults = {
+        "lr": 1e-2,
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "centered": False,
+    }
 
     def update(self, p, g, state, group):
         if group["weight_decay"]:
@@ -86,7 +93,13 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    defaults = {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10}
+    defaults = {
+        "lr": 1e-2,
+        "lr_decay": 0.0,
+        "weight_decay": 0.0,
+        "initial_accumulator_value": 0.0,
+        "eps": 1e-10,
+    }
 
     def update(self, p, g, state, group):
         if group["weight_decay"]:

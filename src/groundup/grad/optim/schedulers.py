@@ -110,14 +110,18 @@ class WarmupCosineLR(LRScheduler):
     def lr_at(self, base, t):
         if t < self.warmup:
             return base * (self.start_factor + (1 - self.start_factor) * t / self.warmup)
-        return _cosine(base, self.eta_min, min(t - self.warmup, self.total - self.warmup) / (self.total - self.warmup))
+        return _cosine(
+            base, self.eta_min, min(t - self.warmup, self.total - self.warmup) / (self.total - self.warmup)
+        )
 
 
 class OneCycleLR(LRScheduler):
     """Smith's 1cycle: cosine up from max_lr/div_factor to max_lr over pct_start of the steps, then down
     to max_lr/(div_factor * final_div_factor). (Momentum is not cycled.)"""
 
-    def __init__(self, optimizer, max_lr: float, total_steps: int, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    def __init__(
+        self, optimizer, max_lr: float, total_steps: int, pct_start=0.3, div_factor=25.0, final_div_factor=1e4
+    ):
         self.max_lr, self.total_steps, self.pct_start = max_lr, total_steps, pct_start
         self.initial = max_lr / div_factor
         self.final = self.initial / final_div_factor
@@ -147,7 +151,9 @@ class ReduceLROnPlateau:
     """Multiply lr by `factor` when the metric has not improved for `patience` steps (mode "min"/"max",
     relative threshold), then wait `cooldown` steps; never below min_lr."""
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0, eps=1e-8):
+    def __init__(
+        self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, cooldown=0, min_lr=0.0, eps=1e-8
+    ):
         if mode not in ("min", "max") or not 0 < factor < 1:
             raise ValueError(f"need mode 'min'/'max' and 0 < factor < 1, got mode={mode!r}, factor={factor}")
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience

@@ -49,6 +49,9 @@ class Block:
         """Every Linear of the block, in the order data flows through them."""
         return {role: self.parts[role] for role in (*self.attn_in, "o", *self.mlp_in, "down")}
 
+    def linears_paths(self) -> list[str]:
+        return [self.paths[role] for role in self.linears()]
+
     def v_rows(self) -> tuple[nn.Linear, slice] | None:
         """The Linear and output rows that produce o's input, or None when they cannot be told apart."""
         if "v" in self.parts:
@@ -114,7 +117,9 @@ def decoder_blocks(model: nn.Module) -> list[Block]:
         roles = ("attn_norm", "mlp_norm", *attn_in, "o", *mlp_in, "down")
         missing = [r for r in roles if r not in found]
         if missing:
-            raise ValueError(f"{where} has no {', '.join(missing)} (looked for {[NAMES[r] for r in missing]})")
+            raise ValueError(
+                f"{where} has no {', '.join(missing)} (looked for {[NAMES[r] for r in missing]})"
+            )
         for role in (*attn_in, "o", *mlp_in, "down"):
             if not isinstance(found[role][1], nn.Linear):
                 raise ValueError(
@@ -125,7 +130,10 @@ def decoder_blocks(model: nn.Module) -> list[Block]:
             Block(
                 module,
                 parts={r: found[r][1] for r in roles},
-                paths={r: f"{prefix}.{index}.{found[r][0]}" if prefix else f"{index}.{found[r][0]}" for r in roles},
+                paths={
+                    r: f"{prefix}.{index}.{found[r][0]}" if prefix else f"{index}.{found[r][0]}"
+                    for r in roles
+                },
                 attn_in=attn_in,
                 mlp_in=mlp_in,
             )

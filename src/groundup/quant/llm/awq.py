@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from groundup.quant.llm.arch import decoder_blocks, set_module
@@ -108,11 +109,13 @@ def search_clip(
     """
     out_f, in_f = weight.shape
     g = group_size or in_f
+    n_groups = -(-in_f // g)
+    pad = n_groups * g - in_f  # zero columns complete a short last group; they add no error
     stride = max(1, x.shape[0] // max_tokens)
-    xg = x[::stride][:max_tokens].float().reshape(-1, in_f // g, g)  # (n, G, g)
+    xg = F.pad(x[::stride][:max_tokens].float(), (0, pad)).reshape(-1, n_groups, g)  # (n, G, g)
     w = weight.float()
-    best_err = torch.full((out_f, in_f // g), float("inf"))
-    best_ratio = torch.ones(out_f, in_f // g)
+    best_err = torch.full((out_f, n_groups), float("inf"))
+    best_ratio = torch.ones(out_f, n_groups)
     for step in range(int(n_grid * (1 - CLIP_MIN_RATIO)) + 1):
         ratio = 1 - step / n_grid
         delta = (rtn_quantize(w, bits, group_size, clip=ratio).dequantize() - w).reshape(
@@ -147,9 +150,8 @@ def awq_quantize_model(
     """AWQ every decoder block in place: search and fold scales (norm→q/k/v, v→o when widths match,
     norm→gate/up, up→down), optionally search clipping ratios, then store group-wise RTN codes.
     `quantize=False` stops after folding: the model then computes the same function (a check)."""
+    check_weight_spec(bits, group_size, method="awq", allowed_bits=(3, 4))
     blocks = decoder_blocks(model)
-    for linear in blocks[0].linears().values():
-        check_weight_spec(bits, group_size, linear.in_features, method="awq", allowed_bits=(3, 4))
     runner = BlockRunner(model, blocks[0].module, windows)
     for index, block in enumerate(blocks):
         linears = block.linears()
@@ -158,8 +160,10 @@ def awq_quantize_model(
         x = {role: concat(batches) for role, batches in captured.items()}
         attn_in = [linears[r] for r in block.attn_in]
         mlp_in = [linears[r] for r in block.mlp_in]
-        steps = [(block.parts["attn_norm"], None, attn_in, block.attn_in[0]),
-                 (block.parts["mlp_norm"], None, mlp_in, block.mlp_in[0])]
+        steps = [
+            (block.parts["attn_norm"], None, attn_in, block.attn_in[0]),
+            (block.parts["mlp_norm"], None, mlp_in, block.mlp_in[0]),
+        ]
         up, up_rows = block.up_rows()
         steps.append((up, up_rows, [linears["down"]], "down"))
         if block.v_rows() is not None:
@@ -173,7 +177,9 @@ def awq_quantize_model(
                 fold_rows(previous, rows, s)
                 for t in targets:
                     t.weight.mul_(s[None, :])
-            for r in (block.attn_in if role in block.attn_in else block.mlp_in if role in block.mlp_in else (role,)):
+            for r in (
+                block.attn_in if role in block.attn_in else block.mlp_in if role in block.mlp_in else (role,)
+            ):
                 x[r] = x[r] / s  # the input these Linears now receive
         for role, linear in linears.items() if quantize else ():
             ratio = 1.0

@@ -80,7 +80,7 @@ def gptq_quantize(
     from fully updated weights, which makes the result independent of `block_size`.
     """
     out_f, in_f = weight.shape
-    check_weight_spec(bits, group_size, in_f, method="gptq", allowed_bits=GPTQ_BITS)
+    check_weight_spec(bits, group_size, method="gptq", allowed_bits=GPTQ_BITS)
     if hessian.shape != (in_f, in_f):
         raise ValueError(
             f"hessian must be ({in_f}, {in_f}) for a weight of shape {tuple(weight.shape)}, got {tuple(hessian.shape)}"
@@ -94,7 +94,7 @@ def gptq_quantize(
     W[:, dead] = 0.0
 
     g = group_size or in_f
-    n_groups = in_f // g
+    n_groups = -(-in_f // g)  # a shorter last group when g does not divide in
     scale = torch.zeros(out_f, n_groups)
     zero = torch.zeros(out_f, n_groups, dtype=torch.int32)
     fixed_params = static_groups or group_size is None  # scales chosen before any update
@@ -158,9 +158,8 @@ def gptq_quantize_model(
 ) -> nn.Module:
     """Sequential GPTQ of every decoder block (in place): each block's Hessians come from the outputs
     of the already-quantized blocks before it. `windows` (n_samples, seq_len) are calibration token ids."""
+    check_weight_spec(bits, group_size, method="gptq", allowed_bits=GPTQ_BITS)
     blocks = decoder_blocks(model)
-    for linear in blocks[0].linears().values():
-        check_weight_spec(bits, group_size, linear.in_features, method="gptq", allowed_bits=GPTQ_BITS)
     runner = BlockRunner(model, blocks[0].module, windows)
     for index, block in enumerate(blocks):
         linears = block.linears()
@@ -169,8 +168,14 @@ def gptq_quantize_model(
             runner.run(block.module)
         for role, linear in linears.items():
             qweight = gptq_quantize(
-                linear.weight, hessians[role].hessian(), bits, group_size, block_size=block_size, damp=damp,
-                act_order=act_order, static_groups=static_groups,
+                linear.weight,
+                hessians[role].hessian(),
+                bits,
+                group_size,
+                block_size=block_size,
+                damp=damp,
+                act_order=act_order,
+                static_groups=static_groups,
             )
             set_module(model, block.paths[role], WeightOnlyLinear(qweight, linear.bias))
         runner.advance(block.module)

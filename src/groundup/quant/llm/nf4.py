@@ -13,19 +13,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.quant.llm.arch import decoder_blocks, set_module
-from groundup.quant.nf4 import quantize_nf4
+from groundup.quant.nf4 import NF4Tensor, quantize_nf4
 
 
 class NF4Linear(nn.Module):
     """A frozen Linear stored as NF4; the float weight exists only transiently inside forward."""
 
-    def __init__(self, linear: nn.Linear, block_size: int = 64, double_quant: bool = True):
+    def __init__(self, nf4: NF4Tensor, bias: torch.Tensor | None = None):
         super().__init__()
+        self.out_features, self.in_features = nf4.shape
+        self.nf4 = nf4
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, block_size: int = 64, double_quant: bool = True) -> NF4Linear:
         if linear.weight.numel() % block_size:
-            raise ValueError(f"nf4: block_size {block_size} must divide the weight's {linear.weight.numel()} values")
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.nf4 = quantize_nf4(linear.weight.detach(), block_size, double_quant=double_quant)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+            raise ValueError(
+                f"nf4: block_size {block_size} must divide the weight's {linear.weight.numel()} values"
+            )
+        return cls(quantize_nf4(linear.weight.detach(), block_size, double_quant=double_quant), linear.bias)
 
     def dequantized_weight(self) -> torch.Tensor:
         return self.nf4.dequantize()  # (out, in) float32
@@ -45,6 +51,5 @@ def nf4_quantize_model(model: nn.Module, block_size: int = 64, double_quant: boo
     """Replace every block Linear by an NF4Linear (in place)."""
     for block in decoder_blocks(model):
         for role, linear in block.linears().items():
-            set_module(model, block.paths[role], NF4Linear(linear, block_size, double_quant))
+            set_module(model, block.paths[role], NF4Linear.from_linear(linear, block_size, double_quant))
     return model
-

@@ -22,6 +22,11 @@ def _check(bits: int) -> None:
         raise ValueError(f"bits must be one of {PACKABLE_BITS} to be packed, got {bits!r}")
 
 
+def packed_size(count: int, bits: int) -> int:
+    """Bytes holding `count` codes: one each at 8 bits, else `bits` bytes per run of 8 (padded)."""
+    return count if bits == 8 else (count + 7) // 8 * bits
+
+
 def pack_bits(codes: torch.Tensor, bits: int) -> torch.Tensor:
     """Flatten `codes` (any shape, values in [0, 2^bits)) into a uint8 tensor of ceil(n/8)·bits bytes."""
     _check(bits)
@@ -45,7 +50,7 @@ def unpack_bits(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
         raise ValueError(
             f"packed must be a 1-d uint8 tensor, got {packed.dtype} with shape {tuple(packed.shape)}"
         )
-    needed = (count + 7) // 8 * bits
+    needed = packed_size(count, bits)
     if packed.numel() != needed:
         raise ValueError(f"{count} codes of {bits} bits need {needed} packed bytes, got {packed.numel()}")
     if bits == 8:

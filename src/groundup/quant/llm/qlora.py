@@ -50,7 +50,9 @@ def add_qlora(model: nn.Module, r: int = 8, alpha: float = 16.0, block_size: int
         p.requires_grad_(False)
     for block in decoder_blocks(model):
         for role, linear in block.linears().items():
-            set_module(model, block.paths[role], QLoRALinear(NF4Linear(linear, block_size), r, alpha))
+            set_module(
+                model, block.paths[role], QLoRALinear(NF4Linear.from_linear(linear, block_size), r, alpha)
+            )
     trainable = [p for name, p in model.named_parameters() if "lora_" in name]
     for p in trainable:
         p.requires_grad_(True)

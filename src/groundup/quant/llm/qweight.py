@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.quant.affine import QScheme, calc_qparams, dequantize_affine, quantize_affine
-from groundup.quant.llm.packing import PACKABLE_BITS
+from groundup.quant.llm.packing import PACKABLE_BITS, packed_size
 
 GROUP_SIZES = (None, 32, 64, 128)
 
@@ -93,7 +93,7 @@ class QuantizedWeight:
 
     def nbytes(self) -> int:
         """Stored size: packed codes, float16 scales, one byte per zero-point (g_idx only with act-order)."""
-        codes = (self.codes.numel() + 7) // 8 * self.bits
+        codes = packed_size(self.codes.numel(), self.bits)
         g_idx = 0 if self.has_trivial_g_idx() else self.g_idx.numel() * 4
         return codes + self.scale.numel() * 2 + self.zero.numel() + g_idx
 
@@ -102,7 +102,7 @@ class QuantizedWeight:
 
 
 def default_g_idx(in_features: int, group_size: int | None) -> torch.Tensor:
-    """Group of each input column when columns are quantized in their natural order."""
+    """Group of each input column in natural order (the last group may be shorter)."""
     if group_size is None:
         return torch.zeros(in_features, dtype=torch.int64)
     return torch.arange(in_features, dtype=torch.int64) // group_size
@@ -131,6 +131,9 @@ class WeightOnlyLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.qweight.dequantize().to(x.dtype), self.bias)
+
+    def nbytes(self) -> int:
+        return self.qweight.nbytes()
 
     def extra_repr(self) -> str:
         return (

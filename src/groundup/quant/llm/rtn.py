@@ -33,29 +33,37 @@ def rtn_quantize(
     sym: bool = False,
     clip: torch.Tensor | float = 1.0,
 ) -> QuantizedWeight:
-    """Quantize a Linear weight (out, in). `clip` ((out, in/g) or scalar) shrinks each group's range."""
-    check_weight_spec(bits, group_size, weight.shape[1], method="rtn", allowed_bits=(2, 3, 4, 8))
+    """Quantize a Linear weight (out, in). `clip` (scalar or (out, n_groups)) shrinks each group's range.
+
+    When `group_size` does not divide `in` the last group is shorter (SmolLM2's 576 = 4·128 + 64), as
+    in AutoGPTQ's g_idx = j // group_size.
+    """
+    check_weight_spec(bits, group_size, method="rtn", allowed_bits=(2, 3, 4, 8))
     out_f, in_f = weight.shape
     g = group_size or in_f
-    groups = weight.detach().float().reshape(out_f * (in_f // g), g)  # one row per (row, group)
+    n_groups = -(-in_f // g)
+    w = weight.detach().float()
     clip = torch.as_tensor(clip, dtype=torch.float32)
-    clip = clip.reshape(-1, 1) if clip.dim() else clip
-    scale, zero = group_params(groups, bits, sym=sym, clip=clip)  # (out·in/g, 1)
-    codes = quantize_codes(groups, scale, zero, bits).reshape(out_f, in_f)
-    return QuantizedWeight(
-        codes=codes,
-        scale=scale.reshape(out_f, in_f // g),
-        zero=zero.reshape(out_f, in_f // g),
-        g_idx=default_g_idx(in_f, group_size),
-        bits=bits,
-        group_size=group_size,
-    )
+    codes = torch.empty(out_f, in_f, dtype=torch.uint8)
+    scale, zero = torch.empty(out_f, n_groups), torch.empty(out_f, n_groups, dtype=torch.int32)
+    for k in range(n_groups):
+        cols = slice(k * g, (k + 1) * g)
+        s, z = group_params(
+            w[:, cols], bits, sym=sym, clip=clip[:, k : k + 1] if clip.dim() else clip
+        )  # (out, 1)
+        codes[:, cols] = quantize_codes(w[:, cols], s, z, bits)
+        scale[:, k], zero[:, k] = s[:, 0], z[:, 0]
+    return QuantizedWeight(codes, scale, zero, default_g_idx(in_f, group_size), bits, group_size)
 
 
 def rtn_quantize_model(model: nn.Module, bits: int, group_size: int | None = 128) -> nn.Module:
     """Replace the seven Linears of every decoder block by RTN WeightOnlyLinears (in place)."""
     for block in decoder_blocks(model):
         for role, linear in block.linears().items():
-            check_weight_spec(bits, group_size, linear.in_features, method="rtn")
-            set_module(model, block.paths[role], WeightOnlyLinear(rtn_quantize(linear.weight, bits, group_size), linear.bias))
+            check_weight_spec(bits, group_size, method="rtn")
+            set_module(
+                model,
+                block.paths[role],
+                WeightOnlyLinear(rtn_quantize(linear.weight, bits, group_size), linear.bias),
+            )
     return model

@@ -41,7 +41,9 @@ class BlockRunner:
         finally:
             handle.remove()
         if len(self.calls) != -(-batches.shape[0] // batch_size):
-            raise ValueError("the model did not call its first decoder block once per batch; cannot run it block by block")
+            raise ValueError(
+                "the model did not call its first decoder block once per batch; cannot run it block by block"
+            )
 
     @staticmethod
     def _hidden(output):

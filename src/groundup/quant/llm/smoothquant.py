@@ -60,16 +60,19 @@ class W8A8Linear(nn.Module):
     below 2^24 (in_features · 127² — exact up to in = 1040, a relative error below 1e-7 beyond).
     """
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, codes: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None):
         super().__init__()
+        self.out_features, self.in_features = codes.shape
+        self.register_buffer("weight_codes", codes)  # (out, in) int8
+        self.register_buffer("weight_scale", scale)  # (out,) float32
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> W8A8Linear:
+        """Symmetric INT8 per output channel, codes in [-127, 127]."""
         scheme = QScheme(bits=8, symmetric=True, signed=True, restricted=True, granularity="channel", axis=0)
         qt = quantize(linear.weight.detach().float(), scheme)
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.register_buffer("weight_codes", qt.q)  # (out, in) int8
-        self.register_buffer("weight_scale", qt.scale.reshape(-1))  # (out,)
-        self.bias = (
-            None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
-        )
+        return cls(qt.q, qt.scale.reshape(-1), linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_codes, x_scale = quantize_per_token(x.float())  # (..., in), (..., 1)
@@ -94,7 +97,9 @@ def smoothquant_model(
     norms with strength `alpha`, then turn every block Linear into a W8A8Linear (in place).
     `quantize=False` stops after smoothing: the model then computes the same function (a check)."""
     blocks = decoder_blocks(model)
-    firsts = {f"{i}.{role}": b.parts[role] for i, b in enumerate(blocks) for role in (b.attn_in[0], b.mlp_in[0])}
+    firsts = {
+        f"{i}.{role}": b.parts[role] for i, b in enumerate(blocks) for role in (b.attn_in[0], b.mlp_in[0])
+    }
     absmax: dict[str, torch.Tensor] = {}
 
     def record(name: str, x: torch.Tensor) -> None:
@@ -105,8 +110,18 @@ def smoothquant_model(
         for start in range(0, windows.shape[0], batch_size):
             model(windows[start : start + batch_size])
     for i, block in enumerate(blocks):
-        smooth(block.parts["attn_norm"], [block.parts[r] for r in block.attn_in], absmax[f"{i}.{block.attn_in[0]}"], alpha)
-        smooth(block.parts["mlp_norm"], [block.parts[r] for r in block.mlp_in], absmax[f"{i}.{block.mlp_in[0]}"], alpha)
+        smooth(
+            block.parts["attn_norm"],
+            [block.parts[r] for r in block.attn_in],
+            absmax[f"{i}.{block.attn_in[0]}"],
+            alpha,
+        )
+        smooth(
+            block.parts["mlp_norm"],
+            [block.parts[r] for r in block.mlp_in],
+            absmax[f"{i}.{block.mlp_in[0]}"],
+            alpha,
+        )
         for role, linear in block.linears().items() if quantize else ():
-            set_module(model, block.paths[role], W8A8Linear(linear))
+            set_module(model, block.paths[role], W8A8Linear.from_linear(linear))
     return model

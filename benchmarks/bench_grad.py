@@ -1,0 +1,86 @@
+"""groundup.grad training step (MLP batch 128, small CNN) vs PyTorch CPU, both on one thread.
+
+Same architecture, same weights (ours copied into torch), same batch, Adam. BLAS and torch are both
+limited to one thread: on this shared 2-core machine OpenBLAS with two threads is up to 40x slower
+under load, and the issue asks for equal threads. Peak memory is the extra RSS during the timed steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+from benchmarks.harness import Report
+from groundup.grad import Tensor, losses, optim
+from groundup.grad.demos.training import cnn, load_mnist, mlp
+
+
+def torch_twin(kind: str, ours) -> torch.nn.Module:
+    T = torch.nn
+    if kind == "mlp":
+        net = T.Sequential(
+            T.Flatten(), T.Linear(784, 256), T.ReLU(), T.Linear(256, 128), T.ReLU(), T.Linear(128, 10)
+        )
+    else:
+        net = T.Sequential(
+            T.Conv2d(1, 16, 3, padding=1),
+            T.ReLU(),
+            T.MaxPool2d(2),
+            T.Conv2d(16, 32, 3, padding=1),
+            T.ReLU(),
+            T.MaxPool2d(2),
+            T.Flatten(),
+            T.Linear(32 * 7 * 7, 10),
+        )
+    net.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    return net
+
+
+def step_fns(kind: str, x: np.ndarray, y: np.ndarray, steps: int):
+    ours = mlp() if kind == "mlp" else cnn()
+    theirs = torch_twin(kind, ours)
+    opt, topt = optim.Adam(ours.parameters(), lr=1e-3), torch.optim.Adam(theirs.parameters(), lr=1e-3)
+    tx, ty = torch.tensor(x), torch.tensor(y)
+
+    def run_ours():
+        for _ in range(steps):
+            loss = losses.cross_entropy(ours(Tensor(x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def run_torch():
+        for _ in range(steps):
+            loss = torch.nn.functional.cross_entropy(theirs(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+    return run_ours, run_torch
+
+
+def run(report: Report, quick: bool) -> None:
+    data = load_mnist()
+    x, y = data.x_train[:128], data.y_train[:128]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    report.env["threads"] = 1
+    try:
+        with threadpool_limits(1):
+            for kind, steps in (("mlp", 10 if quick else 30), ("cnn", 2 if quick else 5)):
+                ours, theirs = step_fns(kind, x, y, steps)
+                row = report.compare(
+                    f"{kind} train step, batch 128",
+                    ours,
+                    theirs,
+                    peer_name="torch CPU",
+                    work=128 * steps,
+                    unit="samples",
+                    repeats=3 if quick else 5,
+                )
+                row["ratio_ours_over_torch"] = row["ours_median_s"] / row["peer_median_s"]
+                row["ours_ms_per_step"] = 1e3 * row["ours_median_s"] / steps
+                row["peer_ms_per_step"] = 1e3 * row["peer_median_s"] / steps
+    finally:
+        torch.set_num_threads(previous)

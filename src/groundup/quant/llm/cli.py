@@ -1,0 +1,139 @@
+"""`groundup quantize` (one method on the bundled SmolLM2) and `groundup quant report` (the full table).
+
+    groundup quantize --method gptq --bits 4 --group-size 128 [--act-order] [--out DIR] [--eval-windows 4]
+    groundup quant report [--quick] [--out DIR]
+
+`--group-size 0` means per-channel. Handlers import torch and the model only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from groundup.quant.llm.quantize import BITS, METHODS, check_request
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "quantize",
+        help="quantize the SmolLM2 GGUF model with RTN, GPTQ, AWQ, SmoothQuant or NF4",
+        description="Quantize a Llama-family GGUF model (default: the bundled SmolLM2-135M, dequantized to "
+        "float32) and optionally save it and measure its WikiText-2 test perplexity. Bits per method: "
+        + "; ".join(f"{m}: {', '.join(map(str, b))}" for m, b in BITS.items()),
+    )
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--bits", type=int, default=4, help="weight bits (default 4; smoothquant: 8)")
+    p.add_argument(
+        "--group-size",
+        type=int,
+        default=None,
+        help="32, 64 or 128 (default 128 for rtn/gptq/awq), 0 = per-channel; not used by smoothquant/nf4",
+    )
+    p.add_argument(
+        "--act-order", action="store_true", help="gptq: quantize columns by decreasing Hessian diagonal"
+    )
+    p.add_argument(
+        "--alpha", type=float, default=0.5, help="smoothquant migration strength in [0, 1] (default 0.5)"
+    )
+    p.add_argument("--calib-samples", type=int, default=16, help="calibration windows (WikiText-2 valid)")
+    p.add_argument("--calib-len", type=int, default=256, help="tokens per calibration window")
+    p.add_argument(
+        "--eval-windows", type=int, default=0, help="WikiText-2 test windows of 512 tokens to score (0: skip)"
+    )
+    p.add_argument("--model", default=None, help="GGUF file (default: the bundled SmolLM2-135M-Instruct)")
+    p.add_argument("--out", default=None, help="save the quantized model here (safetensors + manifest.json)")
+    p.set_defaults(func=quantize_command)
+
+
+def add_quant_subcommands(quant_subparsers) -> None:
+    p = quant_subparsers.add_parser(
+        "report",
+        help="perplexity/size/speed table of every LLM quantization method on SmolLM2",
+        description="Quantize SmolLM2-135M with every method (RTN W8/W4/W3, GPTQ W4/W3 with and without "
+        "act-order, AWQ W4, NF4+DQ, SmoothQuant W8A8) and write report.md, rows.json and a "
+        "perplexity-vs-bits plot. Peer-library rows (HQQ, optimum-quanto) come from "
+        "`python -m benchmarks quant_llm`.",
+    )
+    p.add_argument("--quick", action="store_true", help="fewer tokens and only float32/RTN W4/GPTQ W4")
+    p.add_argument("--out", default="quant_llm_report", help="output folder (default ./quant_llm_report)")
+    p.set_defaults(func=report_command)
+
+
+def quantize_command(args: argparse.Namespace) -> int:
+    group_size = None if args.group_size == 0 else args.group_size
+    if args.group_size is None and args.method in ("rtn", "gptq", "awq"):
+        group_size = 128
+    check_request(args.method, args.bits, group_size)  # fail before loading anything
+
+    import torch
+
+    from groundup.quant.llm.checkpoint import save_quantized
+    from groundup.quant.llm.quantize import quantize_model
+    from groundup.quant.llm.report import ReportConfig, load_setup, perplexity, stored_nbytes
+
+    torch.set_num_threads(2)
+    config = ReportConfig(
+        eval_windows=max(args.eval_windows, 1), calib_samples=args.calib_samples, calib_len=args.calib_len
+    )
+    setup = load_setup(config, args.model)
+    start = time.perf_counter()
+    model = quantize_model(
+        setup.model,
+        args.method,
+        args.bits,
+        group_size,
+        windows=setup.calib_ids,
+        act_order=args.act_order,
+        alpha=args.alpha,
+        progress=lambda msg: print(msg, flush=True),
+    )
+    seconds = time.perf_counter() - start
+    size, bpw = stored_nbytes(model, setup.linear_paths)
+    print(
+        f"{args.method} W{args.bits} g{group_size or 'channel'}: {seconds:.1f} s, {size / 1e6:.1f} MB, {bpw:.2f} bits/weight"
+    )
+    if args.eval_windows:
+        print(
+            f"WikiText-2 test perplexity ({args.eval_windows} x 512 tokens): {perplexity(model, setup.eval_ids):.3f}"
+        )
+    if args.out:
+        info = {
+            "method": args.method,
+            "bits": args.bits,
+            "group_size": group_size,
+            "act_order": args.act_order,
+        }
+        print(f"saved {save_quantized(model, args.out, info)}")
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from groundup.quant.llm.report import (
+        ReportConfig,
+        config_env,
+        load_setup,
+        measure_row,
+        our_rows,
+        write_report,
+    )
+
+    config = (
+        ReportConfig(eval_windows=2, eval_len=256, calib_samples=8, calib_len=128)
+        if args.quick
+        else ReportConfig()
+    )
+    setup = load_setup(config)
+    env = config_env(config)
+    rows = []
+    for name, info, fn in our_rows(setup, progress=lambda msg: print(msg, flush=True)):
+        if args.quick and name not in ("float32", "RTN W4 g128", "GPTQ W4 g128"):
+            continue
+        rows.append(measure_row(setup, name, fn, library="groundup", **info))
+        print(f"{name}: perplexity {rows[-1]['perplexity']:.3f}", flush=True)
+    env |= {"load_end": round(os.getloadavg()[0], 2), "threads": config.threads}
+    print(f"wrote {write_report(rows, env, Path(args.out))}")
+    return 0
