@@ -88,7 +88,8 @@ def run(report: Report, quick: bool) -> None:
     only = os.environ.get("QUANT_LLM_ROWS")  # comma-separated row names, to re-run a few rows
     setup = load_setup(config)
     env = config_env(config)
-    rows = our_rows(setup, progress=print) + hqq_rows(setup) + quanto_rows(setup)
+    ours = our_rows(setup, progress=print)
+    rows = ours[:3] + hqq_rows(setup) + quanto_rows(setup) + ours[3:]  # peers early: W4/W8 side by side
     if quick:
         rows = [
             r for r in rows if r[0] in ("float32", "RTN W4 g128", "GPTQ W4 g128", "HQQ W4 g128", "quanto W4")

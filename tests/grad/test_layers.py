@@ -198,6 +198,46 @@ def test_multi_head_attention(causal, padding):
         run_both(Ours(), Theirs(), [randn(2, 5, 8), randn(2, 5, 8, seed=1)], pick=pick)
 
 
+GRADCHECK_LAYERS = {
+    "linear": (lambda r: nn.Linear(3, 2, dtype=F64, rng=r), (2, 3)),
+    "conv2d": (lambda r: nn.Conv2d(2, 2, 2, stride=2, padding=1, dtype=F64, rng=r), (1, 2, 3, 3)),
+    "batchnorm1d": (lambda r: nn.BatchNorm1d(3, dtype=F64), (4, 3)),
+    "batchnorm2d": (lambda r: nn.BatchNorm2d(2, dtype=F64), (2, 2, 2, 2)),
+    "layernorm": (lambda r: nn.LayerNorm(3, dtype=F64), (2, 3)),
+    "instancenorm": (lambda r: nn.InstanceNorm2d(2, affine=True, dtype=F64), (1, 2, 2, 3)),
+    "rmsnorm": (lambda r: nn.RMSNorm(3, dtype=F64), (2, 3)),
+    "rnn": (lambda r: nn.RNN(2, 2, num_layers=2, dtype=F64, rng=r), (3, 1, 2)),
+    "lstm": (lambda r: nn.LSTM(2, 2, dtype=F64, rng=r), (3, 1, 2)),
+    "attention": (lambda r: _SelfAttention(nn.MultiHeadAttention(4, 2, dtype=F64, rng=r)), (1, 3, 4)),
+}
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, attn):
+        super().__init__()
+        self.attn = attn
+
+    def forward(self, x):
+        return self.attn(x, x, x, causal=True)
+
+
+@pytest.mark.module("0.2")
+@pytest.mark.parametrize("name", GRADCHECK_LAYERS)
+def test_every_layer_gradcheck(name):
+    """Finite differences for the input and every parameter of each layer (float64)."""
+    make, shape = GRADCHECK_LAYERS[name]
+    rng = np.random.default_rng(0)
+    layer = make(rng)
+    params = layer.parameters()
+    x = Tensor(rng.standard_normal(shape), requires_grad=True)
+
+    def fn(x, *ps):
+        out = layer(x)
+        return out[0] if isinstance(out, tuple) else out
+
+    gradcheck(fn, [x, *params])
+
+
 @pytest.mark.module("0.2")
 def test_layer_gradcheck():
     """Finite differences through a small conv/norm/rnn stack (float64)."""

@@ -86,19 +86,41 @@ def test_bad_state_dicts_strict_and_non_strict():
     np.testing.assert_array_equal(net[0].weight.data, before)  # mis-shaped entry skipped
 
 
-def test_initializers_statistics():
-    rng = np.random.default_rng(0)
-    w = nn.Parameter(np.zeros((400, 300)))
-    nn.init.xavier_uniform_(w, rng=rng)
-    assert abs(w.data.std() - np.sqrt(2 / 700)) < 0.02 * np.sqrt(2 / 700) * 5
-    nn.init.xavier_normal_(w, rng=rng)
-    assert abs(w.data.std() - np.sqrt(2 / 700)) < 0.05 * np.sqrt(2 / 700)
-    nn.init.kaiming_normal_(w, nonlinearity="relu", rng=rng)
-    assert abs(w.data.std() - np.sqrt(2 / 300)) < 0.05 * np.sqrt(2 / 300)
-    nn.init.kaiming_uniform_(w, nonlinearity="relu", rng=rng)
-    assert abs(np.abs(w.data).max() - np.sqrt(6 / 300)) < 0.01
-    nn.init.orthogonal_(w, gain=2.0, rng=rng)
-    np.testing.assert_allclose(w.data.T @ w.data, 4 * np.eye(300), atol=1e-9)
+INITS = {
+    "xavier_uniform": (
+        lambda w, r: nn.init.xavier_uniform_(w, gain=1.5, rng=r),
+        lambda t: torch.nn.init.xavier_uniform_(t, gain=1.5),
+    ),
+    "xavier_normal": (lambda w, r: nn.init.xavier_normal_(w, rng=r), torch.nn.init.xavier_normal_),
+    "kaiming_uniform": (
+        lambda w, r: nn.init.kaiming_uniform_(w, nonlinearity="relu", rng=r),
+        lambda t: torch.nn.init.kaiming_uniform_(t, nonlinearity="relu"),
+    ),
+    "kaiming_normal_fan_out": (
+        lambda w, r: nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", rng=r),
+        lambda t: torch.nn.init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"),
+    ),
+    "orthogonal": (
+        lambda w, r: nn.init.orthogonal_(w, gain=2.0, rng=r),
+        lambda t: torch.nn.init.orthogonal_(t, gain=2.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", INITS)
+def test_initializers_match_torch_distribution(name):
+    """Same shape, same rule: the spread (std, max |w|) matches torch's draw within sampling error."""
+    ours_init, torch_init = INITS[name]
+    w = nn.Parameter(np.zeros((120, 40, 3, 3)))  # conv-shaped: fans include the receptive field
+    ours_init(w, np.random.default_rng(0))
+    t = torch_init(torch.empty(120, 40, 3, 3, dtype=torch.float64))
+    assert w.data.std() == pytest.approx(t.std().item(), rel=0.03)
+    assert abs(w.data.mean()) < 0.03 * w.data.std()
+    if "uniform" in name:
+        assert np.abs(w.data).max() == pytest.approx(t.abs().max().item(), rel=0.01)
+    if name == "orthogonal":
+        flat = w.data.reshape(120, -1)
+        np.testing.assert_allclose(flat @ flat.T, 4 * np.eye(120), atol=1e-9)
     assert nn.init.calculate_gain("leaky_relu", 0.2) == pytest.approx(
         torch.nn.init.calculate_gain("leaky_relu", 0.2)
     )

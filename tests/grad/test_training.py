@@ -72,6 +72,11 @@ def test_cnn_capstone_reaches_97_percent(mnist):
     model = cnn(seed=0)
     with threadpool_limits(1):
         history = fit(
-            model, mnist, make_optimizer("adam", model.parameters()), epochs=8, augment=True, cosine=True
+            model,
+            mnist,
+            make_optimizer("adam", model.parameters(), lr=3e-3),
+            epochs=12,
+            augment=True,
+            cosine=True,
         )
     assert history.test_accuracy[-1] >= 0.97

@@ -68,7 +68,10 @@ def test_double_quantization_shrinks_constants_with_small_error():
     rel = ((constants - plain.absmax).abs() / plain.absmax).max()
     assert rel < 0.01
     # QLoRA's accounting: 32/64 = 0.5 bits per parameter of constants -> 8/64 + 32/(64·256) ≈ 0.127
-    bits_per_param = lambda t: (t.nbytes() * 8 - t.codes.numel() * 4) / w.numel()  # noqa: E731
+
+    def bits_per_param(t):
+        return (t.nbytes() * 8 - t.codes.numel() * 4) / w.numel()
+
     assert bits_per_param(plain) == pytest.approx(0.5)
     assert bits_per_param(double) == pytest.approx(8 / 64 + 32 / (64 * 256), abs=1e-3)
     assert torch.allclose(double.dequantize(), plain.dequantize(), atol=0.02 * w.abs().max())

@@ -70,7 +70,9 @@ def test_bad_requests_name_the_limit():
         check_request("bnb", 4, 128)
 
 
-@pytest.mark.parametrize(("method", "bits", "gs"), [("gptq", 3, 32), ("smoothquant", 8, None), ("nf4", 4, None)])
+@pytest.mark.parametrize(
+    ("method", "bits", "gs"), [("gptq", 3, 32), ("smoothquant", 8, None), ("nf4", 4, None)]
+)
 def test_checkpoint_round_trip_is_exact(tmp_path, tiny_llama, windows, method, bits, gs):
     model = quantize_model(copy.deepcopy(tiny_llama), method, bits, gs, windows=windows, act_order=True)
     save_quantized(model, tmp_path, {"method": method, "bits": bits, "group_size": gs})

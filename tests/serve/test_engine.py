@@ -110,3 +110,32 @@ def test_requests_that_can_never_fit_are_refused(tiny_model):
         engine.add_request(list(range(10)), greedy(10))
     with pytest.raises(RequestError, match="context"):
         engine.add_request(list(range(10)), greedy(tiny_model.max_context))
+
+
+def test_n_forks_share_the_prompt_copy_on_write_and_equal_independent_runs(tiny_model):
+    """n = 3 completions of one prompt: prefilled once, blocks shared then copied on write; each
+    fork's tokens equal a separate request with the same seed."""
+    prompt = prompts(1, seed=9)[0][:18]  # a partial last block, shared until written
+    params = [SamplingParams(temperature=1.0, max_tokens=10, seed=s) for s in (1, 2, 3)]
+    engine = Engine(tiny_model, EngineConfig(num_blocks=64, block_size=4))
+    seqs = [engine.make_sequence(prompt, p) for p in params]
+    engine.add(seqs[0], forks=seqs[1:])
+    engine.run_until_done()
+    alone = Engine(tiny_model, EngineConfig(num_blocks=64, block_size=4)).generate
+    assert [s.output_ids for s in seqs] == [alone([prompt], p)[0].output_ids for p in params]
+    assert engine.block_manager.stats().cow_copies >= 2
+    assert engine.metrics.steps and engine.block_manager.num_free == 64
+    assert len({tuple(s.output_ids) for s in seqs}) > 1  # really different samples
+
+
+def test_abort_a_fork_before_and_after_it_forks(tiny_model):
+    engine = Engine(tiny_model, EngineConfig(num_blocks=64, block_size=4))
+    seqs = [engine.make_sequence(prompts(1, seed=10)[0], greedy(20)) for _ in range(3)]
+    engine.add(seqs[0], forks=seqs[1:])
+    engine.abort(seqs[1].seq_id)  # still waiting for the parent's prefill
+    engine.step()
+    engine.step()
+    engine.abort(seqs[2].seq_id)  # forked already
+    engine.run_until_done()
+    assert [s.finish_reason.value for s in seqs] == ["length", "abort", "abort"]
+    assert engine.block_manager.num_free == 64

@@ -146,3 +146,12 @@ def _trained() -> RegexBPE:
 @functools.cache
 def _trained_basic() -> BasicBPE:
     return BasicBPE().train(SAMPLE, 256 + 30)
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from groundup.tokenizers import base, basic, regex_bpe, train
+
+    for module in (base, basic, regex_bpe, train):
+        assert doctest.testmod(module).failed == 0, module.__name__

@@ -6,7 +6,8 @@ Objective, as in scikit-learn (rho = l1_ratio, the intercept is never penalized)
 
 We minimize it divided by C n (same minimizer, better scaled). Solvers:
 - "newton": Newton's method with a backtracking line search (smooth penalties: L2 or none). The
-  Hessian of the softmax loss is X^T diag-block(P_k (delta_kl - P_l)) X, of size K(p+1) squared.
+  Newton system H d = g is solved by conjugate gradients using Hessian-vector products
+  X^T [P * U - P * rowsum(P * U)] / n (U = X V), so the K(p+1)-square Hessian is never formed.
 - "gd": accelerated proximal gradient (FISTA): a gradient step on the smooth part, then the L1
   part's proximal map, soft-thresholding. Needed for L1 and elastic net, which are not differentiable.
 """
@@ -129,35 +130,53 @@ class Problem:
         P = self.probabilities(theta)
         return self.Xa.T @ (P - self.Y) / len(self.Xa) + self.l2 * self.mask * theta  # (d, K')
 
-    def hessian(self, theta) -> np.ndarray:
-        """(d K', d K') with blocks H_kl = X^T diag(P_k (delta_kl - P_l)) X / n + l2 delta_kl diag(mask)."""
-        P = self.probabilities(theta)
-        n, d = self.Xa.shape
-        K = P.shape[1]
-        H = np.empty((d * K, d * K))
-        for k in range(K):
-            for l in range(k, K):
-                weight = P[:, k] * ((k == l) - (0.0 if self.binary else P[:, l]))
-                if self.binary:
-                    weight = P[:, 0] * (1 - P[:, 0])
-                block = (self.Xa * weight[:, None]).T @ self.Xa / n  # (d, d)
-                H[k * d : (k + 1) * d, l * d : (l + 1) * d] = block
-                H[l * d : (l + 1) * d, k * d : (k + 1) * d] = block.T
-        H[np.diag_indices_from(H)] += self.l2 * np.tile(self.mask[:, 0], K)
-        return H
+    def hessian_product(self, P: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """H V for the Hessian at probabilities P (n, K'), without forming H (size (dK')^2).
+
+        The softmax Hessian acts on a direction V (d, K') as X^T [P * U - P * rowsum(P * U)] / n with
+        U = X V: the per-sample Jacobian of softmax is diag(p) - p p^T (sigmoid: p (1 - p)).
+        """
+        U = self.Xa @ V  # (n, K')
+        S = P * (1 - P) * U if self.binary else P * U - P * (P * U).sum(axis=1, keepdims=True)
+        return self.Xa.T @ S / len(self.Xa) + self.l2 * self.mask * V
+
+
+def conjugate_gradient(apply, b: np.ndarray, max_steps: int, tol: float) -> np.ndarray:
+    """Approximately solve apply(x) = b for a symmetric positive (semi-)definite operator."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    rr = np.sum(r * r)
+    for _ in range(max_steps):
+        Ap = apply(p)
+        curvature = np.sum(p * Ap)
+        if curvature <= 0:  # flat direction (no penalty): stop with what we have
+            break
+        step = rr / curvature
+        x += step * p
+        r -= step * Ap
+        rr_next = np.sum(r * r)
+        if np.sqrt(rr_next) < tol:
+            break
+        p = r + (rr_next / rr) * p
+        rr = rr_next
+    return x if np.any(x) else b
 
 
 def newton(problem: Problem, theta, max_iter: int, tol: float):
-    """Newton steps theta -= t H^-1 g, t halved until the objective decreases enough (Armijo)."""
+    """Truncated Newton: solve H d = g by conjugate gradients on Hessian-vector products, then
+    step theta -= t d with t halved until the objective decreases enough (Armijo)."""
     value = problem.value(theta)
     for step in range(1, max_iter + 1):
         grad = problem.gradient(theta)
+        grad_norm = np.sqrt(np.sum(grad * grad))
         if np.max(np.abs(grad)) < tol:
             return theta, step
-        g = grad.T.ravel()  # class-major, matching the Hessian's block order
-        # lstsq: with no penalty the softmax Hessian is singular (adding one vector to every class
-        # changes nothing); the minimum-norm direction is the natural choice.
-        direction = np.linalg.lstsq(problem.hessian(theta), g, rcond=None)[0].reshape(theta.shape[1], -1).T
+        P = problem.probabilities(theta)
+        forcing = min(0.5, np.sqrt(grad_norm)) * grad_norm  # solve more exactly as we converge
+        direction = conjugate_gradient(
+            lambda V, P=P: problem.hessian_product(P, V), grad, 10 * grad.size, forcing
+        )
         t = 1.0
         while t > 1e-10:
             candidate = theta - t * direction

@@ -113,7 +113,7 @@ def log_loss(y_true, y_prob, *, labels=None) -> float:
     """Mean negative log-likelihood of the true class; probabilities clipped to [eps, 1 - eps].
 
     y_prob is (n, K) with columns in the sorted label order, or (n,) for the positive class of a
-    binary problem. Rows are renormalized after clipping, as scikit-learn does.
+    binary problem. Clipping keeps log finite for a confident wrong answer; rows are not renormalized.
     """
     y_true = np.asarray(y_true).ravel()
     classes = np.unique(y_true) if labels is None else np.asarray(labels)
@@ -129,7 +129,6 @@ def log_loss(y_true, y_prob, *, labels=None) -> float:
         )
     eps = np.finfo(prob.dtype).eps
     prob = np.clip(prob, eps, 1 - eps)
-    prob = prob / prob.sum(axis=1, keepdims=True)
     index = np.searchsorted(classes, y_true)
     return float(-np.mean(np.log(prob[np.arange(len(y_true)), index])))
 

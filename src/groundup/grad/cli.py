@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 DEMOS = ("xor", "mlp", "cnn", "optimizers", "norms")
-DEFAULT_EPOCHS = {"xor": 500, "mlp": 25, "cnn": 8, "optimizers": 5, "norms": 5}
+DEFAULT_EPOCHS = {"xor": 500, "mlp": 25, "cnn": 12, "optimizers": 5, "norms": 5}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -64,13 +64,16 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("sin", angles.sin(), persistent=False)
         self.max_positions = max_positions
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """x (..., T, H, D), positions (..., T) -> x rotated."""
-        cos = self.cos[positions].unsqueeze(-2)  # (..., T, 1, D)
-        sin = self.sin[positions].unsqueeze(-2)
-        x1, x2 = x.chunk(2, dim=-1)
-        rotated = torch.cat([-x2, x1], dim=-1)
-        return x * cos + rotated * sin
+    def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """positions (..., T) -> (cos, sin), each (..., T, 1, D): computed once per forward, shared by
+        every layer through `apply_rotary`."""
+        return self.cos[positions].unsqueeze(-2), self.sin[positions].unsqueeze(-2)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x (..., T, H, D) rotated pairwise: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
 class KVCache(Protocol):
@@ -168,13 +171,13 @@ class Attention(nn.Module):
         self.out = nn.Linear(n_heads * head_dim, dim, bias=False)
         self.scale = 1.0 / math.sqrt(head_dim)
 
-    def forward(self, x, positions, rope: RotaryEmbedding, kv_cache: KVCache, layer: int) -> torch.Tensor:
-        """x (..., T, C), positions (..., T) -> (..., T, C)."""
+    def forward(self, x, rope: tuple[torch.Tensor, torch.Tensor], kv_cache: KVCache, layer: int) -> torch.Tensor:
+        """x (..., T, C), rope: (cos, sin) from `RotaryEmbedding(positions)` -> (..., T, C)."""
         lead = x.shape[:-1]
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
         q, k, v = self.qkv(x).split([q_size, kv_size, kv_size], dim=-1)
-        q = rope(q.view(*lead, self.n_heads, self.head_dim), positions)  # (..., T, H, D)
-        k = rope(k.view(*lead, self.n_kv_heads, self.head_dim), positions)  # (..., T, Hkv, D)
+        q = apply_rotary(q.view(*lead, self.n_heads, self.head_dim), *rope)  # (..., T, H, D)
+        k = apply_rotary(k.view(*lead, self.n_kv_heads, self.head_dim), *rope)  # (..., T, Hkv, D)
         v = v.view(*lead, self.n_kv_heads, self.head_dim)
         y = kv_cache.attend(layer, q, k, v, scale=self.scale)  # (..., T, H, D)
         return self.out(y.reshape(*lead, q_size))

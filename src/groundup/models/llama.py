@@ -90,8 +90,8 @@ class LlamaBlock(nn.Module):
         self.mlp_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.mlp = SwiGLU(cfg.dim, cfg.hidden_dim)
 
-    def forward(self, x, positions, rope, kv_cache, layer) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), positions, rope, kv_cache, layer)  # (..., T, C)
+    def forward(self, x, rope, kv_cache, layer) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), rope, kv_cache, layer)  # (..., T, C)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -136,8 +136,9 @@ class Llama(nn.Module):
             )
         kv_cache = NoCache() if kv_cache is None else kv_cache
         x = self.embed(input_ids)  # (..., T, C)
+        rope = self.rope(positions)  # (cos, sin), shared by all layers
         for layer, block in enumerate(self.blocks[:num_layers]):
-            x = block(x, positions, self.rope, kv_cache, layer)
+            x = block(x, rope, kv_cache, layer)
         if logits_index is not None:
             x = x[..., logits_index, :]
         return self.lm_head(self.norm(x))  # (..., T, vocab)

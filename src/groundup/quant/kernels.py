@@ -43,12 +43,16 @@ def quantized_linear(
     w_q: torch.Tensor,
     w_scale: torch.Tensor,
     bias: torch.Tensor | None = None,
+    w_rowsum: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """x_q (..., K) codes with per-tensor (s_x, z_x); w_q (N, K) int8, symmetric, w_scale (N, 1) or ()."""
+    """x_q (..., K) codes with per-tensor (s_x, z_x); w_q (N, K) int8, symmetric, w_scale (N, 1) or ().
+
+    `w_rowsum` (N,) int32 = Σ_k w_q[:, k] can be precomputed once per weight (QuantLinear does)."""
     x8, zx = to_int8_codes(x_q, x_zero)
     lead = x8.shape[:-1]
     acc = int8_matmul(x8.reshape(-1, x8.shape[-1]), w_q)  # (M, N) int32
-    acc = acc - zx * w_q.to(torch.int32).sum(dim=1)  # zero-point correction, (N,)
+    rowsum = w_q.to(torch.int32).sum(dim=1) if w_rowsum is None else w_rowsum  # (N,)
+    acc = acc - zx * rowsum  # zero-point correction
     y = acc.float() * (x_scale.float() * w_scale.float().reshape(-1))  # (M, N)
     if bias is not None:
         y = y + bias

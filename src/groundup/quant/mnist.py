@@ -101,5 +101,8 @@ def train(
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
     model.eval()
-    correct = sum(int((model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size]).sum()) for i in range(0, len(x), batch_size))
+    correct = sum(
+        int((model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size]).sum())
+        for i in range(0, len(x), batch_size)
+    )
     return correct / len(x)

@@ -78,6 +78,8 @@ class _QuantLayer(nn.Module):
             codes = quantize_affine(weight.detach(), w_scale, w_zero, config.weight.qmin, config.weight.qmax)
             self.register_buffer("weight_q", codes.to(torch.int8))
             self.register_buffer("weight_scale", w_scale)
+            # Σ_k W_q[n, k] per output: the activation zero-point correction, computed once
+            self.register_buffer("weight_rowsum", codes.to(torch.int32).flatten(1).sum(dim=1))
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
 
     def quantized_weight(self) -> torch.Tensor:
@@ -154,7 +156,9 @@ class QuantLinear(_QuantLayer):
             if self.config.activation is None:
                 return weight_only_int8_linear(x, self.weight_q, self.weight_scale, self.bias)
             x_q, scale, zero = self.act_codes(x)
-            return quantized_linear(x_q, scale, zero, self.weight_q, self.weight_scale, self.bias)
+            return quantized_linear(
+                x_q, scale, zero, self.weight_q, self.weight_scale, self.bias, self.weight_rowsum
+            )
         return F.linear(self.act_fake(x), self.quantized_weight(), self.bias)
 
     def extra_repr(self) -> str:

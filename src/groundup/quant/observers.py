@@ -110,7 +110,10 @@ class SampleObserver(Observer):
 
     def range(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.lo is None and self.samples:
-            self.lo, self.hi = self._choose(self.samples[0])
+            values = self.samples[0]
+            lo, hi = self._choose(values)
+            # a ±t choice never reaches past the data: a ReLU output keeps [0, t], not [-t, t]
+            self.lo, self.hi = torch.maximum(lo, values.min()), torch.minimum(hi, values.max())
         return super().range()
 
     def _choose(self, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -85,18 +85,20 @@ class AsyncEngine:
             self.engine.abort(seq_id)
             self._send(seq_id, StreamItem([], [], True, "abort", error=message))
 
-    def submit(self, seq: Sequence) -> asyncio.Queue:
-        """Register a validated sequence (from `engine.make_sequence`) and wake the loop."""
-        q: asyncio.Queue = asyncio.Queue()
+    def submit(self, seqs: list[Sequence]) -> list[asyncio.Queue]:
+        """Register validated sequences (from `engine.make_sequence`) and wake the loop. Several
+        sequences are the n completions of one prompt: the first is prefilled, the rest fork from it."""
+        loop = asyncio.get_running_loop()
+        queues = [asyncio.Queue() for _ in seqs]
         with self._lock:
-            self._streams[seq.seq_id] = (asyncio.get_running_loop(), q)
-        self.engine.add(seq)
+            for seq, q in zip(seqs, queues):
+                self._streams[seq.seq_id] = (loop, q)
+        self.engine.add(seqs[0], forks=seqs[1:])
         self._wake.set()
-        return q
+        return queues
 
-    async def stream(self, seq: Sequence) -> AsyncIterator[StreamItem]:
+    async def stream(self, seq: Sequence, q: asyncio.Queue) -> AsyncIterator[StreamItem]:
         """Yield the sequence's new tokens step by step; aborting it if the consumer leaves early."""
-        q = self.submit(seq)
         finished = False
         try:
             while not finished:

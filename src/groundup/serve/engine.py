@@ -62,6 +62,7 @@ class Engine:
         self.seqs: dict[int, Sequence] = {}
         self.spec_k: dict[int, int] = {}
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # (kind, payload) from other threads
+        self._parent: dict[int, Sequence] = {}  # fork id -> the sequence it waits to fork from
 
     # -- requests -------------------------------------------------------------------------------
     def make_sequence(self, prompt_ids: list[int], params: SamplingParams) -> Sequence:
@@ -80,8 +81,14 @@ class Engine:
         seq.generator = make_generator(params.seed)
         return seq
 
-    def add(self, seq: Sequence) -> Sequence:
-        """Queue a sequence; thread-safe (applied at the next step)."""
+    def add(self, seq: Sequence, forks: list[Sequence] = ()) -> Sequence:
+        """Queue a sequence; thread-safe (applied at the next step).
+
+        `forks` (n > 1 completions of one prompt) are not prefilled: when `seq` finishes its prefill
+        they share its blocks (copy-on-write) and draw their first token from the same logits, each
+        with its own generator, exactly as if each had run alone.
+        """
+        seq.forks = list(forks)
         self._inbox.put(("add", seq))
         return seq
 
@@ -100,15 +107,22 @@ class Engine:
             except queue.Empty:
                 return aborted
             if kind == "add":
-                self.seqs[item.seq_id] = item
-                self.spec_k[item.seq_id] = self.config.num_speculative_tokens
                 self.scheduler.add(item)
-                self.metrics.on_arrival(item)
+                self._parent.update({f.seq_id: item for f in item.forks})
+                for seq in (item, *item.forks):
+                    self.seqs[seq.seq_id] = seq
+                    self.spec_k[seq.seq_id] = self.config.num_speculative_tokens
+                    self.metrics.on_arrival(seq)
             elif kind == "abort" and item in self.seqs:
                 seq = self.seqs[item]
-                seq.finish(FinishReason.ABORT)
-                self._release(seq)
-                aborted.append(seq)
+                parent = self._parent.pop(seq.seq_id, None)
+                if parent is not None and seq in parent.forks:  # not forked yet
+                    parent.forks.remove(seq)
+                for s in (seq, *seq.forks):  # a parent aborted before its prefill takes its forks along
+                    s.finish(FinishReason.ABORT)
+                    self._release(s)
+                    aborted.append(s)
+                seq.forks = []
 
     def has_work(self) -> bool:
         return self.scheduler.has_work() or not self._inbox.empty()
@@ -129,13 +143,23 @@ class Engine:
                 seq.num_computed_tokens += n
                 self.block_manager.commit(seq)
                 continue
-            outputs.append((seq, self._accept(seq, n, rows, draft_probs.get(seq.seq_id))))
+            self._accept(seq, n, rows, draft_probs.get(seq.seq_id), outputs)
         return outputs
 
-    def _accept(self, seq: Sequence, n: int, rows: torch.Tensor, draft_probs) -> list[int]:
+    def _accept(self, seq: Sequence, n: int, rows: torch.Tensor, draft_probs, outputs: list) -> None:
         """Sample (or verify drafts) from the logits rows, append, and finish when due."""
         drafts = seq.draft_ids
         probs = self._probs(seq, rows, drafts)  # (1 + k, V)
+        if seq.forks:  # the prefill just ended: the forks take the prompt's KV as it is now
+            seq.num_computed_tokens += n
+            for child in seq.forks:
+                self._parent.pop(child.seq_id, None)
+                self.block_manager.fork(seq, child)
+                self.scheduler.running.append(child)
+                child.status = seq.status
+                self._append(child, [sample_from(probs[0], child.generator)], rows, outputs)
+            seq.forks = []
+            seq.num_computed_tokens -= n
         if drafts:
             tokens, accepted = verify(drafts, probs, draft_probs, seq.generator)
             seq.num_computed_tokens += n - len(drafts) + accepted
@@ -146,6 +170,11 @@ class Engine:
         else:
             tokens = [sample_from(probs[0], seq.generator)]
             seq.num_computed_tokens += n
+        if drafts:
+            self.block_manager.trim(seq)  # blocks reserved for rejected drafts go back
+        self._append(seq, tokens, rows, outputs)
+
+    def _append(self, seq: Sequence, tokens: list[int], rows: torch.Tensor, outputs: list) -> None:
         logprobs = torch.log_softmax(rows, dim=-1)
         new = []
         for i, token in enumerate(tokens):
@@ -155,12 +184,10 @@ class Engine:
                 break
         seq.draft_ids = []
         self.block_manager.commit(seq)
-        if drafts:
-            self.block_manager.trim(seq)
         self.metrics.on_tokens(seq, len(new))
+        outputs.append((seq, new))
         if seq.is_finished:
             self._release(seq)
-        return new
 
     @staticmethod
     def _probs(seq: Sequence, rows: torch.Tensor, drafts: list[int]) -> torch.Tensor:
@@ -221,6 +248,9 @@ class Engine:
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Sequence]:
         """Run prompts to completion under continuous batching; returns the finished sequences."""
         seqs = [self.add_request(p, params) for p in prompts]
+        self.run_until_done()
+        return seqs
+
+    def run_until_done(self) -> None:
         while self.has_work():
             self.step()
-        return seqs

@@ -57,6 +57,7 @@ class Sequence:
     first_token_time: float | None = None
     last_token_time: float | None = None
     token_times: list[float] = field(default_factory=list)
+    forks: list[Sequence] = field(default_factory=list)  # n > 1: siblings forked after this prefill
     draft_ids: list[int] = field(default_factory=list)  # speculative tokens scheduled this step
     num_drafted: int = 0
     num_accepted: int = 0

@@ -131,8 +131,8 @@ class OpenAIServer:
         choices = [Choice(i, TextTracker(self.tokenizer, stops)) for i in range(len(seqs))]
         merged: asyncio.Queue = asyncio.Queue()
 
-        async def pump(choice: Choice, seq):
-            stream = self.engine.stream(seq)
+        async def pump(choice: Choice, seq, q):
+            stream = self.engine.stream(seq, q)
             try:
                 async for item in stream:
                     if item.error:
@@ -158,7 +158,8 @@ class OpenAIServer:
                 await stream.aclose()  # aborts the sequence if it is still running
                 await merged.put(None)
 
-        tasks = [asyncio.create_task(pump(c, s)) for c, s in zip(choices, seqs)]
+        queues = self.engine.submit(seqs)
+        tasks = [asyncio.create_task(pump(c, s, q)) for c, s, q in zip(choices, seqs, queues)]
         try:
             done = 0
             while done < len(tasks):

@@ -60,6 +60,7 @@ class BPETokenizer:
             if i in self.decoder:
                 raise ValueError(f"special token {token!r} has id {i}, which a mergeable token already uses")
             self.decoder[i] = token.encode("utf-8")
+        self._vocab_size = max(self.decoder) + 1
         self._split = regex.compile(self.pattern) if self.pattern is not None else None
         self._cache: dict[str, list[int]] = {}
         self._special_regex: dict[frozenset[str], regex.Pattern] = {}
@@ -67,7 +68,7 @@ class BPETokenizer:
     @property
     def vocab_size(self) -> int:
         """One more than the largest id (ids may have gaps, like cl100k's unused 100256)."""
-        return max(self.decoder) + 1
+        return self._vocab_size
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes of one token; ValueError for an unknown id."""

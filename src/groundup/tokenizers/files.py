@@ -144,7 +144,9 @@ def load_bpe(path: str | Path):
             ranks[token] = int(token_id)
     except (ValueError, IndexError) as exc:
         fail(f"malformed line {lines[pos - 1][:60] if pos else ''!r} ({exc})")
-    _check_complete(ranks, path)
+    if len(set(ranks.values())) != len(ranks):
+        raise TokenizerFileError(f"{path}: two tokens share an id; every id must be listed once")
+    _check_complete(ranks, path, contiguous=False)
     tok = BasicBPE(specials, ranks) if kind == "basic" else RegexBPE(pattern, specials, ranks)
     tok.merges = merges
     return tok

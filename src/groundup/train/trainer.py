@@ -45,6 +45,7 @@ class TrainResult:
     wall_s: float
     tokens_per_s: float
     params: int
+    evals: list[dict]  # {"iter", "val_loss", "elapsed_s"} per evaluation of this process
 
 
 def lm_loss(model, x, y) -> torch.Tensor:
@@ -157,7 +158,7 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
             save_checkpoint(out, model_state=model.state_dict(), optimizer_state=None, rng={}, meta=meta(0, val, 0))
             MetricsLog(out / "metrics.jsonl", None).write(iter=0, train_loss=tr, val_loss=val)
         wall = time.perf_counter() - start_time
-        return TrainResult(out, 0, tr, val, val, False, wall, 0.0, 0)
+        return TrainResult(out, 0, tr, val, val, False, wall, 0.0, 0, [{"iter": 0, "val_loss": val, "elapsed_s": wall}])
 
     optimizer = make_adamw(model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2))
     start_iter, best_val, bad_evals = 0, math.inf, 0
@@ -191,7 +192,7 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
     bar = tqdm(total=cfg.max_iters, initial=start_iter, disable=not (cfg.progress and main), unit="it")
     model.train()
     loss_value, val, stopped_early, iters = math.nan, math.nan, False, start_iter
-    timed_tokens, timed_seconds = 0, 0.0
+    timed_tokens, timed_seconds, evals = 0, 0.0, []
     for it in range(start_iter, cfg.max_iters):
         t0 = time.perf_counter()
         lr = schedule.apply(optimizer)
@@ -221,7 +222,9 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         bar.update(1)
         if iters % cfg.eval_interval == 0 or iters == cfg.max_iters:
             val = evaluate(val_batches)
-            log.write(iter=iters, train_loss=evaluate(train_batches), val_loss=val)
+            elapsed = time.perf_counter() - start_time
+            evals.append({"iter": iters, "val_loss": val, "elapsed_s": elapsed})
+            log.write(iter=iters, train_loss=evaluate(train_batches), val_loss=val, elapsed_s=elapsed)
             if val < best_val:
                 best_val, bad_evals = val, 0
             else:
@@ -246,4 +249,5 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         wall,
         timed_tokens / timed_seconds if timed_seconds else 0.0,
         count_params(model),
+        evals,
     )

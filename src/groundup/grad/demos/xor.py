@@ -1,4 +1,4 @@
-"""XOR with a 2-2-1 network, printing the forward and backward pass step by step (curriculum 0.2, ex. 1).
+"""XOR with a 2-4-1 network, printing the forward and backward pass step by step (curriculum 0.2, ex. 1).
 
 XOR is not linearly separable, so it needs the hidden layer. For the first step the demo prints every
 intermediate of the forward pass and the chain rule worked by hand in NumPy, then checks that the
@@ -20,15 +20,16 @@ from groundup.grad.demos.report import plot_curves, table, write_report
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
 Y = np.array([[0], [1], [1], [0]], np.float64)
+HIDDEN = 4  # 2 units suffice in principle but get stuck for some seeds; 4 converged for seeds 0-9
 
 
 def _fmt(a: np.ndarray) -> str:
     return np.array2string(np.asarray(a), precision=4, suppress_small=True).replace("\n", "\n    ")
 
 
-def run(out_dir: Path, steps: int = 500, lr: float = 0.5, seed: int = 1, echo=print) -> dict:
+def run(out_dir: Path, steps: int = 500, lr: float = 0.5, seed: int = 0, echo=print) -> dict:
     rng = np.random.default_rng(seed)
-    l1, l2 = nn.Linear(2, 2, dtype=np.float64, rng=rng), nn.Linear(2, 1, dtype=np.float64, rng=rng)
+    l1, l2 = nn.Linear(2, HIDDEN, dtype=np.float64, rng=rng), nn.Linear(HIDDEN, 1, dtype=np.float64, rng=rng)
     params = [l1.weight, l1.bias, l2.weight, l2.bias]
     opt = optim.SGD(params, lr=lr, momentum=0.9)
     trace, curve = [], []
@@ -51,9 +52,9 @@ def run(out_dir: Path, steps: int = 500, lr: float = 0.5, seed: int = 1, echo=pr
     preds = l2(l1(Tensor(X)).tanh()).sigmoid().data.ravel()
     solved = bool(np.all((preds > 0.5) == Y.ravel().astype(bool)))
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_curves(out_dir / "xor_loss.png", {"BCE loss": curve}, "XOR, 2-2-1 tanh network", "loss", log=True)
+    plot_curves(out_dir / "xor_loss.png", {"BCE loss": curve}, "XOR, 2-4-1 tanh network", "loss", log=True)
     lines = [
-        f"A 2-2-1 network (tanh hidden, sigmoid output) trained with SGD + momentum (lr {lr}) for {steps} steps.",
+        f"A 2-4-1 network (tanh hidden, sigmoid output) trained with SGD + momentum (lr {lr}) for {steps} steps.",
         "",
         *table(
             ["x1", "x2", "target", "prediction"],

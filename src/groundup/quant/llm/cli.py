@@ -39,10 +39,13 @@ def register(subparsers) -> None:
     p.add_argument("--calib-samples", type=int, default=16, help="calibration windows (WikiText-2 valid)")
     p.add_argument("--calib-len", type=int, default=256, help="tokens per calibration window")
     p.add_argument(
-        "--eval-windows", type=int, default=0, help="WikiText-2 test windows of 512 tokens to score (0: skip)"
+        "--eval-windows", type=int, default=0, help="WikiText-2 test windows of 256 tokens to score (0: skip)"
     )
     p.add_argument("--model", default=None, help="GGUF file (default: the bundled SmolLM2-135M-Instruct)")
     p.add_argument("--out", default=None, help="save the quantized model here (safetensors + manifest.json)")
+    p.add_argument(
+        "--gguf", default=None, help="also export a GGUF file here (needs --bits 4 --group-size 32: Q4_1)"
+    )
     p.set_defaults(func=quantize_command)
 
 
@@ -58,6 +61,22 @@ def add_quant_subcommands(quant_subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="fewer tokens and only float32/RTN W4/GPTQ W4")
     p.add_argument("--out", default="quant_llm_report", help="output folder (default ./quant_llm_report)")
     p.set_defaults(func=report_command)
+    q = quant_subparsers.add_parser(
+        "qlora",
+        help="QLoRA fine-tune of NF4 SmolLM2 on an instruction set built from WikiText-2",
+        description="Quantize SmolLM2 to NF4+DQ, train LoRA adapters on 'continue this Wikipedia text' "
+        "examples from WikiText-2 valid, and report the loss curve and before/after perplexity on held-out "
+        "examples from WikiText-2 test.",
+    )
+    q.add_argument("--steps", type=int, default=30)
+    q.add_argument("--batch-size", type=int, default=4)
+    q.add_argument("--lr", type=float, default=2e-3)
+    q.add_argument("--rank", type=int, default=8)
+    q.add_argument("--train-blocks", type=int, default=6, help="adapt the Linears of the last N blocks")
+    q.add_argument("--max-len", type=int, default=96, help="tokens per example")
+    q.add_argument("--heldout", type=int, default=16, help="held-out examples")
+    q.add_argument("--out", default="quant_llm_report", help="output folder")
+    q.set_defaults(func=qlora_command)
 
 
 def quantize_command(args: argparse.Namespace) -> int:
@@ -65,6 +84,8 @@ def quantize_command(args: argparse.Namespace) -> int:
     if args.group_size is None and args.method in ("rtn", "gptq", "awq"):
         group_size = 128
     check_request(args.method, args.bits, group_size)  # fail before loading anything
+    if args.gguf and (args.method not in ("rtn", "gptq", "awq") or args.bits != 4 or group_size != 32):
+        raise ValueError("--gguf: only 4-bit group-32 rtn/gptq/awq weights match a ggml type (Q4_1)")
 
     import torch
 
@@ -95,7 +116,7 @@ def quantize_command(args: argparse.Namespace) -> int:
     )
     if args.eval_windows:
         print(
-            f"WikiText-2 test perplexity ({args.eval_windows} x 512 tokens): {perplexity(model, setup.eval_ids):.3f}"
+            f"WikiText-2 test perplexity ({args.eval_windows} x {config.eval_len} tokens): {perplexity(model, setup.eval_ids):.3f}"
         )
     if args.out:
         info = {
@@ -105,6 +126,11 @@ def quantize_command(args: argparse.Namespace) -> int:
             "act_order": args.act_order,
         }
         print(f"saved {save_quantized(model, args.out, info)}")
+    if args.gguf:
+        from groundup.data import smollm2_gguf_path
+        from groundup.quant.llm.gguf_export import export_gguf
+
+        print(f"exported {export_gguf(model, args.model or smollm2_gguf_path(), args.gguf)}")
     return 0
 
 
@@ -136,4 +162,22 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"{name}: perplexity {rows[-1]['perplexity']:.3f}", flush=True)
     env |= {"load_end": round(os.getloadavg()[0], 2), "threads": config.threads}
     print(f"wrote {write_report(rows, env, Path(args.out))}")
+    return 0
+
+
+def qlora_command(args: argparse.Namespace) -> int:
+    from groundup.quant.llm.finetune import run_qlora_capstone
+
+    result = run_qlora_capstone(
+        args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        r=args.rank,
+        train_blocks=args.train_blocks,
+        max_len=args.max_len,
+        n_heldout=args.heldout,
+        progress=lambda msg: print(msg, flush=True),
+    )
+    print(f"before {result['before']}, after {result['after']}; wrote {args.out}/qlora.md")
     return 0

@@ -41,18 +41,24 @@ class QLoRALinear(nn.Module):
         return f"r={self.r}, scaling={self.scaling:g}"
 
 
-def add_qlora(model: nn.Module, r: int = 8, alpha: float = 16.0, block_size: int = 64) -> list[nn.Parameter]:
-    """Quantize every block Linear to NF4+DQ and wrap it with an adapter; freeze everything else.
+def add_qlora(
+    model: nn.Module, r: int = 8, alpha: float = 16.0, block_size: int = 64, train_blocks: int | None = None
+) -> list[nn.Parameter]:
+    """Quantize every block Linear to NF4+DQ and freeze everything; add adapters to the Linears of the
+    last `train_blocks` blocks (all blocks when None). Returns the trainable A and B matrices.
 
-    Returns the trainable parameters (the adapters' A and B).
+    Adapting only the top blocks is a CPU budget choice: backpropagation then stops at the lowest
+    adapted block instead of running through the whole model.
     """
     for p in model.parameters():
         p.requires_grad_(False)
-    for block in decoder_blocks(model):
+    blocks = decoder_blocks(model)
+    first_trained = 0 if train_blocks is None else max(len(blocks) - train_blocks, 0)
+    for index, block in enumerate(blocks):
         for role, linear in block.linears().items():
-            set_module(
-                model, block.paths[role], QLoRALinear(NF4Linear.from_linear(linear, block_size), r, alpha)
-            )
+            base = NF4Linear.from_linear(linear, block_size)
+            module = QLoRALinear(base, r, alpha) if index >= first_trained else base
+            set_module(model, block.paths[role], module)
     trainable = [p for name, p in model.named_parameters() if "lora_" in name]
     for p in trainable:
         p.requires_grad_(True)

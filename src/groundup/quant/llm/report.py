@@ -38,10 +38,10 @@ CHARS_PER_TOKEN_GUESS = 3  # generous: the text prefix we tokenize always holds 
 @dataclass
 class ReportConfig:
     eval_windows: int = 4
-    eval_len: int = 512
-    calib_samples: int = 16
+    eval_len: int = 256
+    calib_samples: int = 8
     calib_len: int = 256
-    decode_tokens: int = 16
+    decode_tokens: int = 8
     threads: int = 2
 
 

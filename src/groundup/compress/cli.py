@@ -1,0 +1,67 @@
+"""`groundup compress prune|distill|lora`: the compression capstones on real MNIST."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+OUT = "docs/notes/1.3-capstone"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("compress", help="pruning, distillation and LoRA capstones on real MNIST")
+    sub = p.add_subparsers(dest="compress_command", metavar="SUBCOMMAND", required=True)
+
+    prune = sub.add_parser("prune", help="magnitude pruning at 30/50/70/90%%, one-shot vs iterative")
+    common(prune, "prune", epochs=5)
+    prune.add_argument("--finetune-epochs", type=int, default=2)
+    prune.add_argument("--rounds", type=int, default=2, help="rounds of iterative pruning")
+    prune.set_defaults(func=prune_command)
+
+    distill = sub.add_parser("distill", help="wide teacher -> small student vs the student trained alone")
+    common(distill, "distill", epochs=8)
+    distill.add_argument("--temperature", type=float, default=4.0)
+    distill.add_argument("--alpha", type=float, default=0.7, help="weight of the soft-target term")
+    distill.set_defaults(func=distill_command)
+
+    lora = sub.add_parser("lora", help="LoRA vs full fine-tuning on rotated digits")
+    common(lora, "lora", epochs=5)
+    lora.add_argument("--adapt-epochs", type=int, default=3)
+    lora.add_argument("--ranks", type=int, nargs="+", default=[2, 8])
+    lora.set_defaults(func=lora_command)
+
+
+def common(p: argparse.ArgumentParser, name: str, epochs: int) -> None:
+    out = f"{OUT}/{name}"
+    p.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default: {out})")
+    p.add_argument(
+        "--epochs", type=int, default=epochs, help="training epochs of the base model (cached in --out)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+
+
+def run(args: argparse.Namespace, main, **kwargs) -> int:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(main(args.out, epochs=args.epochs, seed=args.seed, **kwargs).read_text())
+    return 0
+
+
+def prune_command(args: argparse.Namespace) -> int:
+    from groundup.compress.prune_study import main
+
+    return run(args, main, finetune_epochs=args.finetune_epochs, rounds=args.rounds)
+
+
+def distill_command(args: argparse.Namespace) -> int:
+    from groundup.compress.distill_study import main
+
+    return run(args, main, temperature=args.temperature, alpha=args.alpha)
+
+
+def lora_command(args: argparse.Namespace) -> int:
+    from groundup.compress.lora_study import main
+
+    return run(args, main, adapt_epochs=args.adapt_epochs, ranks=tuple(args.ranks))

@@ -1,0 +1,97 @@
+"""`groundup train gpt|ladder` and `groundup sample`.
+
+Every TrainConfig field can be overridden as `--key=value` or `--key value` (dashes or underscores);
+an unknown key is refused with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from groundup.errors import GroundupError
+
+
+class ConfigArgParser(argparse.ArgumentParser):
+    """A parser whose leftover `--key=value` arguments become TrainConfig overrides."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        from groundup.train.config import parse_overrides
+
+        namespace, extras = super().parse_known_args(args, namespace)
+        try:
+            namespace.overrides = parse_overrides(extras)
+        except (GroundupError, ValueError) as exc:
+            self.error(str(exc))
+        return namespace, []
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train GPT or the makemore ladder on a character corpus")
+    kinds = train.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=ConfigArgParser)
+    gpt = kinds.add_parser(
+        "gpt",
+        help="train a GPT (or any ladder model with --model=NAME)",
+        description="Train on tiny Shakespeare (or --data-path FILE). Any config field is an option: "
+        "--max-iters=500, --n-layer 6, --dtype=bfloat16, --compile=true ...",
+    )
+    gpt.add_argument("--preset", default=None, help="named config, e.g. shakespeare-char-cpu or tiny")
+    gpt.add_argument("--out", default=None, help="run directory: checkpoint, metrics.jsonl, loss.png")
+    gpt.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    gpt.set_defaults(func=cmd_train_gpt, overrides={})
+    ladder = kinds.add_parser("ladder", help="train bigram ... GPT at comparable sizes; write a table and plot")
+    ladder.add_argument("--out", default="runs/ladder", help="output directory (default runs/ladder)")
+    ladder.add_argument("--only", default=None, help="comma-separated rungs, e.g. mlp,lstm,gpt")
+    ladder.set_defaults(func=cmd_train_ladder, overrides={})
+
+    sample = subparsers.add_parser("sample", help="generate text from a training checkpoint")
+    sample.add_argument("--ckpt", required=True, help="run directory (or .safetensors file) written by train")
+    sample.add_argument("--num-chars", type=int, default=500)
+    sample.add_argument("--prompt", default="\n")
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--top-k", type=int, default=None)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=cmd_sample)
+
+
+def cmd_train_gpt(args) -> int:
+    from groundup.train.config import make_config
+    from groundup.train.trainer import train
+
+    cfg = make_config(args.preset, **args.overrides)
+    result = train(cfg, args.out, resume=args.resume)
+    print(
+        f"{cfg.model}: {result.iters} iterations, val loss {result.val_loss:.4f} "
+        f"(best {result.best_val_loss:.4f}), {result.params:,} parameters, "
+        f"{result.tokens_per_s:,.0f} tokens/s, {result.wall_s:.1f} s"
+        + (" (stopped early)" if result.stopped_early else "")
+    )
+    return 0
+
+
+def cmd_train_ladder(args) -> int:
+    from groundup.train.ladder import ladder_table, run_ladder
+
+    allowed = {"max_iters", "threads", "progress"}
+    extra = sorted(set(args.overrides) - allowed)
+    if extra:
+        raise GroundupError(f"train ladder accepts only --{', --'.join(sorted(allowed))}; got {', '.join(extra)}")
+    only = args.only.split(",") if args.only else None
+    rows = run_ladder(args.out, only=only, **args.overrides)
+    print(ladder_table(rows))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from groundup.train.sample import sample_text
+
+    print(
+        sample_text(
+            args.ckpt,
+            args.num_chars,
+            prompt=args.prompt,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            seed=args.seed,
+        )
+    )
+    return 0

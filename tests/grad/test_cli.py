@@ -1,0 +1,26 @@
+"""`groundup grad demo xor`: the report, the plot and the hand-vs-autograd check of the first step."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from groundup.cli import main
+
+pytestmark = pytest.mark.module("0.2")
+
+
+def test_xor_demo_writes_report_and_matches_hand_gradients(tmp_path, capsys):
+    assert main(["grad", "demo", "xor", "--out", str(tmp_path), "--epochs", "300"]) == 0
+    printed = capsys.readouterr().out
+    report = (tmp_path / "xor.md").read_text()
+    assert (tmp_path / "xor_loss.png").stat().st_size > 1000
+    assert "Solved: **True**" in report
+    diffs = [float(d) for d in re.findall(r"max \|diff\| ([0-9.e+-]+)", printed)]
+    assert len(diffs) == 4 and max(diffs) < 1e-12  # hand-derived chain rule == autograd
+
+
+def test_demo_rejects_bad_epochs(capsys):
+    assert main(["grad", "demo", "xor", "--epochs", "-3"]) == 1
+    assert "--epochs must be >= 1" in capsys.readouterr().err
