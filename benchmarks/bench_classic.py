@@ -2,7 +2,8 @@
 
 Each estimator runs on digits (1797 x 64, the largest of scikit-learn's bundled tables); regressors
 predict one pixel from the others. Goal (issue 5): ours / scikit-learn <= 3x for the vectorized
-algorithms, <= 10x for trees, forests and SVC. Both libraries are limited to 2 BLAS/OpenMP threads.
+algorithms, <= 10x for trees, forests and SVC. Both libraries run on one BLAS/OpenMP thread: on a shared
+machine more threads mostly measure the neighbours (OpenBLAS threads spin while they wait).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from examples.classic.suite import CASES, fit, problem, score
 
 
 def run(report: Report, quick: bool) -> None:
-    with threadpool_limits(2):
+    with threadpool_limits(1):
         for case in CASES:
             X, y = problem(case, "digits")
-            repeats = 1 if quick or case.goal > 3 else 3
+            repeats = 1 if quick or case.goal > 3 else 7
             ours_model, peer_model = fit(case.ours, X, y), fit(case.peer, X, y)
             row = report.compare(
                 case.name,
@@ -32,4 +33,5 @@ def run(report: Report, quick: bool) -> None:
                 goal_max_slowdown=case.goal,
             )
             row["slowdown"] = row["ours_median_s"] / row["peer_median_s"]
+            row["slowdown_best"] = min(row["ours_times_s"]) / min(row["peer_times_s"])
             row["meets_goal"] = row["slowdown"] <= case.goal

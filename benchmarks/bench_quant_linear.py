@@ -37,6 +37,17 @@ def kernel_name() -> str:
 
 
 def run(report: Report, quick: bool) -> None:
+    """One torch thread for every path (a shared 2-core machine; restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    report.env["torch_threads"] = 1
+    try:
+        run_cases(report, quick)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_cases(report: Report, quick: bool) -> None:
     torch.manual_seed(0)
     repeats = 5 if quick else 30
     batches = (1, 64)

@@ -88,8 +88,13 @@ def run(report: Report, quick: bool) -> None:
     only = os.environ.get("QUANT_LLM_ROWS")  # comma-separated row names, to re-run a few rows
     setup = load_setup(config)
     env = config_env(config)
-    ours = our_rows(setup, progress=print)
-    rows = ours[:3] + hqq_rows(setup) + quanto_rows(setup) + ours[3:]  # peers early: W4/W8 side by side
+    report.env.update(env)  # so the saved JSON can be rendered again (groundup quant report --from-rows)
+    ours = {name: (name, info, fn) for name, info, fn in our_rows(setup, progress=print)}
+    peers = {name: (name, info, fn) for name, info, fn in hqq_rows(setup) + quanto_rows(setup)}
+    first = ["float32", "RTN W4 g128", "GPTQ W4 g128", "AWQ W4 g128", "HQQ W4 g128", "quanto W4"]
+    first += ["SmoothQuant W8A8 a=0.5", "NF4+DQ"]  # the goal rows first: a slow machine may stop us
+    rows = [ours.get(n) or peers[n] for n in first if n in ours or n in peers]
+    rows += [r for r in [*ours.values(), *peers.values()] if r[0] not in first]
     if quick:
         rows = [
             r for r in rows if r[0] in ("float32", "RTN W4 g128", "GPTQ W4 g128", "HQQ W4 g128", "quanto W4")

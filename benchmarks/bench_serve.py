@@ -10,7 +10,7 @@ in-process (no HTTP), so the numbers are the engine's.
 
 from __future__ import annotations
 
-import random
+import sys
 import time
 
 import numpy as np
@@ -34,8 +34,8 @@ def workload(n: int, tokenizer, seed: int = 0) -> list[tuple[list[int], int]]:
         ids = rng.integers(100, 40_000, 60_000).tolist()
     out = []
     for _ in range(n):
-        p_len = int(np.clip(rng.lognormal(np.log(60), 0.8), 8, 384))
-        o_len = int(np.clip(rng.lognormal(np.log(40), 0.6), 8, 128))
+        p_len = int(np.clip(rng.lognormal(np.log(48), 0.8), 8, 256))
+        o_len = int(np.clip(rng.lognormal(np.log(24), 0.6), 8, 64))
         start = int(rng.integers(0, len(ids) - p_len))
         out.append((ids[start : start + p_len], o_len))
     return out
@@ -53,7 +53,9 @@ def run_closed_loop(engine: Engine, requests, concurrency: int, sample_waste: bo
     while pending or live:
         while pending and len(live) < concurrency:
             prompt, n = pending.pop(0)
-            live.append(engine.add_request(prompt, SamplingParams(temperature=0, max_tokens=n, ignore_eos=True)))
+            live.append(
+                engine.add_request(prompt, SamplingParams(temperature=0, max_tokens=n, ignore_eos=True))
+            )
         engine.step()
         if sample_waste:
             waste.append(kv_usage(engine))
@@ -62,7 +64,11 @@ def run_closed_loop(engine: Engine, requests, concurrency: int, sample_waste: bo
     elapsed = time.perf_counter() - t0
     tokens = sum(len(s.output_ids) for s in done)
     ttft = [s.first_token_time - s.arrival_time for s in done]
-    tpot = [(s.last_token_time - s.first_token_time) / (len(s.output_ids) - 1) for s in done if len(s.output_ids) > 1]
+    tpot = [
+        (s.last_token_time - s.first_token_time) / (len(s.output_ids) - 1)
+        for s in done
+        if len(s.output_ids) > 1
+    ]
     row = dict(
         elapsed_s=elapsed,
         tokens=tokens,
@@ -97,8 +103,14 @@ def hf_one_at_a_time(hf, requests) -> dict:
     tokens = 0
     for prompt, n in requests:
         ids = torch.tensor([prompt])
-        out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
-                          do_sample=False, pad_token_id=0)
+        out = hf.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=n,
+            min_new_tokens=n,
+            do_sample=False,
+            pad_token_id=0,
+        )
         tokens += out.shape[1] - len(prompt)
     elapsed = time.perf_counter() - t0
     return dict(elapsed_s=elapsed, tokens=tokens, tokens_per_s=tokens / elapsed)
@@ -108,12 +120,17 @@ def speculative_case(model, tokenizer, prompt_text: str, max_tokens: int, mode: 
     """Greedy single request with and without speculation: speedup, acceptance, identical outputs."""
     from groundup.generate.chat import render_chat
 
-    prompt = tokenizer.encode(render_chat(tokenizer.chat_template, [{"role": "user", "content": prompt_text}]))
+    prompt = tokenizer.encode(
+        render_chat(tokenizer.chat_template, [{"role": "user", "content": prompt_text}])
+    )
     params = SamplingParams(temperature=0, max_tokens=max_tokens)
     times, outs, rates = {}, {}, {}
     for spec in (None, mode):
-        engine = Engine(model, EngineConfig(num_blocks=256, speculative=spec, num_speculative_tokens=6),
-                        eos_token_ids=[tokenizer.eos_token_id])
+        engine = Engine(
+            model,
+            EngineConfig(num_blocks=256, speculative=spec, num_speculative_tokens=6),
+            eos_token_ids=[tokenizer.eos_token_id],
+        )
         t0 = time.perf_counter()
         (seq,) = engine.generate([prompt], params)
         times[spec] = time.perf_counter() - t0
@@ -146,28 +163,42 @@ def run(report, quick: bool) -> None:
     model = Llama.from_gguf(path)
     tokenizer = from_gguf(path)
     levels = [1, 4, 16] if quick else [1, 4, 16, 32]
-    n_requests = {1: 3, 4: 8, 16: 24, 32: 48} if quick else {1: 4, 4: 12, 16: 32, 32: 64}
+    n_requests = {1: 2, 4: 8, 16: 16} if quick else {1: 3, 4: 8, 16: 32, 32: 64}
 
     # (a) the peer: transformers one request at a time, on the first requests of the mix
     import transformers
 
-    hf = transformers.AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
-                                                           dtype=torch.float32).eval()
+    hf = transformers.AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    ).eval()
     hf_reqs = workload(n_requests[1], tokenizer, seed=1)
     with torch.inference_mode():
         hf_row = hf_one_at_a_time(hf, hf_reqs)
     del hf
     report.add(case="transformers one-at-a-time", **hf_row)
+    print(report.rows[-1], file=sys.stderr, flush=True)
     ours_single = run_closed_loop(Engine(model, EngineConfig(num_blocks=1024)), hf_reqs, 1)
-    report.add(case="ours one-at-a-time", elapsed_s=ours_single["elapsed_s"], tokens=ours_single["tokens"],
-               tokens_per_s=ours_single["tokens_per_s"], ttft_p50_s=ours_single["ttft_p50_s"])
+    report.add(
+        case="ours one-at-a-time",
+        elapsed_s=ours_single["elapsed_s"],
+        tokens=ours_single["tokens"],
+        tokens_per_s=ours_single["tokens_per_s"],
+        ttft_p50_s=ours_single["ttft_p50_s"],
+    )
 
     for c in levels:
         reqs = workload(n_requests[c], tokenizer, seed=c)
         row = {}
         for label, continuous in (("continuous", True), ("static", False)):
-            engine = Engine(model, EngineConfig(num_blocks=1024, max_running=max(c, 1), continuous=continuous))
+            engine = Engine(
+                model, EngineConfig(num_blocks=1024, max_running=max(c, 1), continuous=continuous)
+            )
             row[label] = run_closed_loop(engine, reqs, c, sample_waste=continuous)
+            print(
+                f"concurrency {c} {label}: {row[label]['tokens_per_s']:.2f} tok/s",
+                file=sys.stderr,
+                flush=True,
+            )
         cont, stat = row["continuous"], row["static"]
         report.add(
             case=f"concurrency {c}",
@@ -190,5 +221,6 @@ def run(report, quick: bool) -> None:
     free = "Write a short story about a lighthouse keeper who finds a message in a bottle."
     for mode in ("ngram", "draft"):
         for name, text in (("repetitive", repetitive), ("free", free)):
-            row = speculative_case(model, tokenizer, text, 48 if quick else 96, mode)
+            row = speculative_case(model, tokenizer, text, 48 if quick else 64, mode)
             report.add(case=f"speculative {mode} {name}", **row)
+            print(report.rows[-1], file=sys.stderr, flush=True)

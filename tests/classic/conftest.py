@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from groundup.data import load_sklearn
 
 DATASETS = ("iris", "wine", "breast_cancer", "digits")
 SMALL = ("iris", "wine", "breast_cancer")  # digits is the slow one for trees, forests and SVC
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_blas_thread():
+    """One BLAS/OpenMP thread per test process: under pytest -n 2 on a shared machine, more threads
+    only fight each other (small matrices gain nothing from them)."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="session")

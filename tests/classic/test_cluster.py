@@ -50,7 +50,9 @@ def sklearn_start(X, k, covariance_type):
     return {"weights_init": start.weights_, "means_init": start.means_, "precisions_init": start.precisions_}
 
 
-@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize(
+    "name", ["iris", "wine", "breast_cancer", pytest.param("digits", marks=pytest.mark.slow)]
+)
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_gmm_log_likelihood(tables, name, covariance_type):
     X = tables[name][0]

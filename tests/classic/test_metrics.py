@@ -21,7 +21,7 @@ def labels(n_classes: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return y, noisy
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(n_classes=st.integers(2, 6), n=st.integers(5, 200), seed=st.integers(0, 10_000))
 def test_classification_metrics(n_classes, n, seed):
     y, yhat = labels(n_classes, n, seed)
@@ -39,7 +39,7 @@ def test_classification_metrics(n_classes, n, seed):
     np.testing.assert_array_equal(s, ws)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(n=st.integers(4, 200), seed=st.integers(0, 10_000), ties=st.booleans())
 def test_binary_metrics_and_roc(n, seed, ties):
     rng = np.random.RandomState(seed)

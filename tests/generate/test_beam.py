@@ -29,7 +29,9 @@ def hf_beams(hf, prompt, num_beams, max_tokens, length_penalty, early_stopping):
 
 def check(ours_model, hf, prompt, **kw):
     ours = beam_search(ours_model, prompt, eos_token_id=2, **kw)
-    ref_seqs, ref_scores = hf_beams(hf, prompt, kw["num_beams"], kw["max_tokens"], kw["length_penalty"], kw["early_stopping"])
+    ref_seqs, ref_scores = hf_beams(
+        hf, prompt, kw["num_beams"], kw["max_tokens"], kw["length_penalty"], kw["early_stopping"]
+    )
     assert len(ours) == len(ref_seqs)
     for hyp, seq, score in zip(ours, ref_seqs, ref_scores):
         assert seq[: len(hyp.token_ids)] == hyp.token_ids and set(seq[len(hyp.token_ids) :]) <= {2}  # pad = 2

@@ -32,7 +32,9 @@ def hf_tokenizer():
 @pytest.mark.parametrize("add_generation_prompt", [True, False])
 def test_render_equals_transformers(smollm2_tokenizer, hf_tokenizer, messages, add_generation_prompt):
     ours = render_chat(smollm2_tokenizer.chat_template, messages, add_generation_prompt)
-    ref = hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    ref = hf_tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
     assert ours == ref
 
 

@@ -71,7 +71,12 @@ def test_stop_string_cuts_text_and_stops(smollm2, smollm2_tokenizer):
 
 def test_chat_prompt_through_template_ends_at_eos(smollm2, smollm2_tokenizer):
     text = render_chat(smollm2_tokenizer.chat_template, [{"role": "user", "content": "Say hello."}])
-    out = generate(smollm2, smollm2_tokenizer.encode(text), SamplingParams(temperature=0, max_tokens=40), smollm2_tokenizer)
+    out = generate(
+        smollm2,
+        smollm2_tokenizer.encode(text),
+        SamplingParams(temperature=0, max_tokens=40),
+        smollm2_tokenizer,
+    )
     assert out.finish_reason == "stop" and out.token_ids[-1] == smollm2_tokenizer.eos_token_id
     assert out.text.strip() and "<|im_end|>" not in out.text
 

@@ -93,7 +93,12 @@ def test_pipeline_equals_transformers_warper_chain():
     g = torch.Generator().manual_seed(7)
     logits = torch.randn(2, 500, generator=g) * 2
     params = SamplingParams(temperature=0.7, top_k=50, top_p=0.9, min_p=0.02)
-    chain = [lp.TemperatureLogitsWarper(0.7), lp.TopKLogitsWarper(50), lp.TopPLogitsWarper(0.9), lp.MinPLogitsWarper(0.02)]
+    chain = [
+        lp.TemperatureLogitsWarper(0.7),
+        lp.TopKLogitsWarper(50),
+        lp.TopPLogitsWarper(0.9),
+        lp.MinPLogitsWarper(0.02),
+    ]
     ref = logits.clone()
     for proc in chain:
         ref = proc(None, ref)

@@ -45,6 +45,7 @@ def test_weights_equal_transformers_after_unpermuting(smollm2, hf_smollm2):
     torch.testing.assert_close(smollm2.embed.weight, hf_smollm2.model.embed_tokens.weight, rtol=0, atol=0)
 
 
+@pytest.mark.module("1.4")
 @torch.inference_mode()
 def test_logits_equal_transformers(smollm2, hf_smollm2, prompt_ids):
     for ids in prompt_ids:
@@ -74,7 +75,9 @@ def test_left_padded_batch_equals_single_sequences(smollm2, prompt_ids):
     a, b = prompt_ids[0], prompt_ids[2]
     width = max(len(a), len(b))
     ids = torch.tensor([[0] * (width - len(a)) + a, [0] * (width - len(b)) + b])
-    valid = torch.tensor([[False] * (width - len(a)) + [True] * len(a), [False] * (width - len(b)) + [True] * len(b)])
+    valid = torch.tensor(
+        [[False] * (width - len(a)) + [True] * len(a), [False] * (width - len(b)) + [True] * len(b)]
+    )
     positions = (valid.long().cumsum(-1) - 1).clamp(min=0)
     cache = smollm2.new_cache(2, width + 1)
     cache.mask_padding(valid)
@@ -97,7 +100,9 @@ def test_tiny_random_llama_matches_transformers():
     """Independent of the GGUF path: the same random weights in both implementations."""
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=97, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=96, max_context=64)
+    cfg = LlamaConfig(
+        vocab_size=97, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, hidden_dim=96, max_context=64
+    )
     ours = Llama(cfg).eval()
     for p in ours.parameters():
         torch.nn.init.normal_(p, std=0.2)

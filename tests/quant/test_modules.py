@@ -113,7 +113,7 @@ def test_qat_training_reduces_loss_and_converts_to_integers():
     model = quantize_model(tiny_cnn(), QuantConfig(weight=QScheme(bits=4, granularity="channel")))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(12):
+    for _ in range(8):
         loss = nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()

@@ -27,8 +27,16 @@ class TinyLlama(Llama):
 
 def tiny_llama(seed=0, n_layers=4):
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=96, dim=32, n_layers=n_layers, n_heads=4, n_kv_heads=2, hidden_dim=64,
-                      max_context=256, tie_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=96,
+        dim=32,
+        n_layers=n_layers,
+        n_heads=4,
+        n_kv_heads=2,
+        hidden_dim=64,
+        max_context=256,
+        tie_embeddings=False,
+    )
     model = TinyLlama(cfg)
     with torch.no_grad():
         model.lm_head.weight.mul_(4.0)  # peaky logits: greedy argmaxes are well apart (no near-ties)

@@ -7,12 +7,11 @@ import random
 
 import pytest
 
-from groundup.serve.block_manager import OutOfBlocks
 from groundup.generate import SamplingParams
+from groundup.serve.block_manager import OutOfBlocks
 from groundup.serve.engine import Engine, EngineConfig, RequestError
 
 pytestmark = pytest.mark.module("2.2")
-
 
 
 def prompts(n=6, seed=0, shared=0, vocab=96):
@@ -63,7 +62,9 @@ def test_batched_equals_one_at_a_time(tiny_model, references, config):
 def test_prefix_cache_gives_identical_outputs_and_hits(tiny_model, references):
     ps = prompts(6, seed=1, shared=24)
     cached, outs = run(tiny_model, EngineConfig(num_blocks=96, block_size=4, max_running=2), ps)
-    _, plain = run(tiny_model, EngineConfig(num_blocks=96, block_size=4, max_running=2, prefix_caching=False), ps)
+    _, plain = run(
+        tiny_model, EngineConfig(num_blocks=96, block_size=4, max_running=2, prefix_caching=False), ps
+    )
     assert outs == plain == [references(p, 12) for p in ps]
     # the 24-token system prompt is 6 blocks; the two requests admitted together in step 1 both miss
     assert cached.block_manager.stats().prefix_hits == 4 * 6

@@ -24,7 +24,7 @@ def contiguous_attention(q, k, v):
     return out.transpose(0, 1)
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(3))
 def test_paged_equals_contiguous_over_chunked_steps(seed):
     """Three sequences of different lengths fed in chunks (prefill, chunked prefill, decodes) through
     scattered blocks give, token for token, the same outputs as full causal attention."""

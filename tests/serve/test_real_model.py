@@ -30,7 +30,11 @@ def real():
     path = smollm2_gguf_path()
     tok = from_gguf(path)
     prompts = [
-        tok.encode(render_chat(tok.chat_template, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}]))
+        tok.encode(
+            render_chat(
+                tok.chat_template, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}]
+            )
+        )
         for q in QUESTIONS
     ]
     return Llama.from_gguf(path), tok, prompts
@@ -41,13 +45,21 @@ def hf_greedy(real):
     transformers = pytest.importorskip("transformers")
     _, tok, prompts = real
     path = smollm2_gguf_path()
-    hf = transformers.AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(
+        str(path.parent), gguf_file=path.name, dtype=torch.float32
+    )
     outs = []
     with torch.inference_mode():
         for p in prompts:
             ids = torch.tensor([p])
-            out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, do_sample=False,
-                              eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+            out = hf.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=24,
+                do_sample=False,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.eos_token_id,
+            )
             outs.append(out[0, len(p) :].tolist())
     return outs
 
@@ -89,11 +101,27 @@ def test_groundup_serve_cli_with_openai_client(real, hf_greedy):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "groundup", "serve", "--port", str(port), "--kv-blocks", "256", "--threads", "1",
-           "--api-key", "k", "--model-name", "smollm2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "groundup",
+        "serve",
+        "--port",
+        str(port),
+        "--kv-blocks",
+        "256",
+        "--threads",
+        "1",
+        "--api-key",
+        "k",
+        "--model-name",
+        "smollm2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0, timeout=120)
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0, timeout=120
+        )
         deadline = time.monotonic() + 240
         while True:
             try:

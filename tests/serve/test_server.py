@@ -54,7 +54,11 @@ def test_models_health_and_metrics(served, client):
     assert [m.id for m in client.models.list().data] == ["tiny"]
     assert httpx.get(url + "/health").json() == {"status": "ok"}
     text = httpx.get(url + "/metrics").text
-    for name in ("groundup_time_to_first_token_seconds_bucket", "groundup_kv_blocks_used", "groundup_running"):
+    for name in (
+        "groundup_time_to_first_token_seconds_bucket",
+        "groundup_kv_blocks_used",
+        "groundup_running",
+    ):
         assert name in text
 
 
@@ -73,8 +77,11 @@ def test_streamed_chat_equals_unstreamed_and_reference(client, tiny_model, char_
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]
     prompt_ids = char_tokenizer.encode(render_chat(char_tokenizer.chat_template, messages))
     text, _ = expected(tiny_model, char_tokenizer, prompt_ids, 15)
-    chunks = list(client.chat.completions.create(model="tiny", messages=messages, max_tokens=15, temperature=0,
-                                                 stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny", messages=messages, max_tokens=15, temperature=0, stream=True
+        )
+    )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == text
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
@@ -98,8 +105,9 @@ def test_stop_string_cuts_the_text(client, tiny_model, char_tokenizer):
     r = client.completions.create(model="tiny", prompt=prompt, max_tokens=20, temperature=0, stop=[stop])
     assert r.choices[0].text == text[: text.index(stop)]
     assert r.choices[0].finish_reason == "stop"
-    streamed = client.completions.create(model="tiny", prompt=prompt, max_tokens=20, temperature=0, stop=stop,
-                                         stream=True)
+    streamed = client.completions.create(
+        model="tiny", prompt=prompt, max_tokens=20, temperature=0, stop=stop, stream=True
+    )
     assert "".join(c.choices[0].text for c in streamed if c.choices) == text[: text.index(stop)]
 
 
@@ -124,8 +132,11 @@ def test_bad_requests_get_openai_errors(client, kwargs, error):
 
 def test_malformed_json_and_auth(served):
     url, _ = served
-    r = httpx.post(url + "/v1/completions", content=b"{not json", headers={"Authorization": f"Bearer {KEY}",
-                                                                           "Content-Type": "application/json"})
+    r = httpx.post(
+        url + "/v1/completions",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     r = httpx.post(url + "/v1/completions", json={"model": "tiny", "prompt": "x"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
@@ -136,8 +147,9 @@ def test_malformed_json_and_auth(served):
 def test_disconnect_mid_stream_frees_the_sequence(served):
     url, engine = served
     body = {"model": "tiny", "prompt": "stream me", "max_tokens": 200, "stream": True, "temperature": 0}
-    with httpx.stream("POST", url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {KEY}"},
-                      timeout=30) as r:
+    with httpx.stream(
+        "POST", url + "/v1/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    ) as r:
         lines = r.iter_lines()
         first = next(line for line in lines if line.startswith("data: "))
         assert json.loads(first[6:])["choices"]

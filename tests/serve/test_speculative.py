@@ -4,8 +4,8 @@ alone on known distributions and inside the engine on the tiny model; prompt-loo
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest

@@ -40,7 +40,7 @@ def test_arbitrary_text_equals_transformers(
     ids = smollm2.encode(text)
     assert ids == hf_smollm2.encode(text).ids
     assert smollm2_gpt2_split.encode(text) == hf_smollm2_as_converted.encode(text)
-    assert smollm2.decode(ids) == hf_smollm2.decode(ids)
+    assert smollm2.decode(ids) == hf_smollm2.decode(ids, skip_special_tokens=False)
     assert smollm2.decode(ids, skip_special_tokens=True) == hf_smollm2.decode(ids, skip_special_tokens=True)
 
 
@@ -64,5 +64,33 @@ def test_chat_template_specials_and_interface(smollm2, hf_smollm2):
     assert "<|im_start|>" in smollm2.chat_template
     emoji = smollm2.encode("👋")
     assert smollm2.decode_bytes(emoji[:1]) == "👋".encode()[: len(smollm2.decode_bytes(emoji[:1]))]
-    with pytest.raises(ValueError, match="unknown token id"):
-        smollm2.decode([5, 49152])
+    for bad in (49152, -1):
+        with pytest.raises(ValueError, match="unknown token id"):
+            smollm2.decode([5, bad])
+        with pytest.raises(ValueError, match="unknown token id"):
+            smollm2.decode_bytes([bad])
+
+
+def test_bad_metadata_is_refused_with_the_reason():
+    from groundup.errors import GroundupError
+    from groundup.tokenizers import GGUFTokenizer
+    from groundup.tokenizers.bytelevel import BYTE_TO_CHAR
+
+    good = {
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "smollm",
+        "tokenizer.ggml.tokens": [*BYTE_TO_CHAR, "ab"],
+        "tokenizer.ggml.merges": ["a b"],
+    }
+    tok = GGUFTokenizer(good)
+    assert tok.encode("cab") == [ord("c"), 256] and tok.decode([256]) == "ab"
+    cases = [
+        ({"tokenizer.ggml.model": "llama"}, "only byte-level BPE"),
+        ({"tokenizer.ggml.pre": "mystery"}, "pre-tokenizer 'mystery' is not supported"),
+        ({"tokenizer.ggml.tokens": [*BYTE_TO_CHAR, "ab", "a"]}, "token 'a' appears twice"),
+        ({"tokenizer.ggml.merges": ["a b", "a c"]}, "merge #1 'a c'"),
+        ({"tokenizer.ggml.token_type": [1, 1]}, "257 tokens but 2 token types"),
+    ]
+    for change, message in cases:
+        with pytest.raises(GroundupError, match=message):
+            GGUFTokenizer(good | change)

@@ -12,7 +12,7 @@ import sys
 
 EXAMPLES = {
     "pca-eig": "PCA from the eigendecomposition of the covariance matrix, checked against scikit-learn",
-    "linreg-gd": "linear regression by gradient descent (derivation in the docstring) vs the normal equation",
+    "linear-regression-gd": "linear regression by gradient descent (derivation in the docstring) vs the normal equation",
     "naive-bayes": "Gaussian and multinomial Naive Bayes vs scikit-learn on the four tables",
     "kmeans-init": "k-means: random vs k-means++ initialization over many seeds",
     "logistic-penalties": "logistic regression with L1, L2 and elastic-net penalties: sparsity vs accuracy",

@@ -13,6 +13,8 @@ Convergence is checked with the duality gap, a certificate of how far w is from 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from groundup.classic.linear import LinearModel, center
@@ -24,8 +26,8 @@ def enet_coordinate_descent(X, y, alpha, l1_ratio, max_iter, tol):
     n, p = X.shape
     l1, l2 = n * alpha * l1_ratio, n * alpha * (1 - l1_ratio)
     gram, xty = X.T @ X, X.T @ y  # (p, p), (p,)
-    diag = np.diag(gram).copy()
-    w = np.zeros(p)
+    diag = np.diag(gram).tolist()  # Python floats: the scalar work below is cheaper outside NumPy
+    w = [0.0] * p
     g = xty.copy()  # X^T (y - X w)
     gap_tol = tol * (y @ y)
     gap = np.inf
@@ -35,17 +37,17 @@ def enet_coordinate_descent(X, y, alpha, l1_ratio, max_iter, tol):
             if diag[j] == 0.0:  # a constant (zero after centering) column never moves
                 continue
             old = w[j]
-            c = g[j] + diag[j] * old
-            new = np.sign(c) * max(abs(c) - l1, 0.0) / (diag[j] + l2)
+            c = float(g[j]) + diag[j] * old
+            new = math.copysign(max(abs(c) - l1, 0.0), c) / (diag[j] + l2)
             if new != old:
                 w[j] = new
-                g -= (new - old) * gram[j]
+                g -= (new - old) * gram[j]  # (p,) keep X^T r current
             largest_step, largest_w = max(largest_step, abs(new - old)), max(largest_w, abs(new))
         if largest_w == 0.0 or largest_step / largest_w < tol or sweep == max_iter:
-            gap = duality_gap(X, y, w, l1, l2)
+            gap = duality_gap(X, y, np.array(w), l1, l2)
             if gap < gap_tol:
-                return w, sweep, gap
-    return w, max_iter, gap
+                return np.array(w), sweep, gap
+    return np.array(w), max_iter, gap
 
 
 def duality_gap(X, y, w, l1, l2) -> float:

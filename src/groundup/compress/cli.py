@@ -18,8 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prune.add_argument("--rounds", type=int, default=2, help="rounds of iterative pruning")
     prune.set_defaults(func=prune_command)
 
-    distill = sub.add_parser("distill", help="wide teacher -> small student vs the student trained alone")
+    distill = sub.add_parser(
+        "distill", help="wide LeNet-5 teacher -> small MLP student vs the student trained alone"
+    )
     common(distill, "distill", epochs=8)
+    distill.add_argument("--teacher-epochs", type=int, default=4)
     distill.add_argument("--temperature", type=float, default=4.0)
     distill.add_argument("--alpha", type=float, default=0.7, help="weight of the soft-target term")
     distill.set_defaults(func=distill_command)
@@ -28,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(lora, "lora", epochs=5)
     lora.add_argument("--adapt-epochs", type=int, default=3)
     lora.add_argument("--ranks", type=int, nargs="+", default=[2, 8])
+    lora.add_argument("--lora-lr", type=float, default=1e-2, help="Adam learning rate of the adapters")
     lora.set_defaults(func=lora_command)
 
 
@@ -58,10 +62,10 @@ def prune_command(args: argparse.Namespace) -> int:
 def distill_command(args: argparse.Namespace) -> int:
     from groundup.compress.distill_study import main
 
-    return run(args, main, temperature=args.temperature, alpha=args.alpha)
+    return run(args, main, teacher_epochs=args.teacher_epochs, temperature=args.temperature, alpha=args.alpha)
 
 
 def lora_command(args: argparse.Namespace) -> int:
     from groundup.compress.lora_study import main
 
-    return run(args, main, adapt_epochs=args.adapt_epochs, ranks=tuple(args.ranks))
+    return run(args, main, adapt_epochs=args.adapt_epochs, ranks=tuple(args.ranks), lora_lr=args.lora_lr)

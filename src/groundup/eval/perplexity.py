@@ -50,7 +50,9 @@ def windows(n_tokens: int, context_length: int, stride: int) -> list[tuple[int, 
 
 
 @torch.inference_mode()
-def perplexity(model, token_ids: Sequence[int], context_length: int = 1024, stride: int = 512) -> PerplexityResult:
+def perplexity(
+    model, token_ids: Sequence[int], context_length: int = 1024, stride: int = 512
+) -> PerplexityResult:
     """Sliding-window perplexity of `model` (forward(ids (1, T)) -> logits (1, T, V)) on `token_ids`."""
     if len(token_ids) < 2:
         raise ValueError("token_ids: need at least 2 tokens to measure perplexity")

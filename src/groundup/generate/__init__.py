@@ -1,6 +1,6 @@
 """Text generation: sampling filters, the decoding loop with a KV cache, beam search, chat templates.
 
-    from groundup.generate import SamplingParams, sample, generate, stream
+from groundup.generate import SamplingParams, sample, generate, stream
 """
 
 from groundup.generate.beam import Hypothesis, beam_search

@@ -24,7 +24,9 @@ def _raise(message: str):
 
 @lru_cache(maxsize=8)
 def _compile(template: str):
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
     env.filters["tojson"] = lambda value, indent=None: json.dumps(value, ensure_ascii=False, indent=indent)
     env.globals["raise_exception"] = _raise
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
@@ -41,7 +43,9 @@ def render_chat(
 ) -> str:
     """The prompt text for `messages` ([{"role": "user", "content": "..."}, ...])."""
     if not template:
-        raise GroundupError("the model file has no chat template (tokenizer.chat_template); use `generate` instead")
+        raise GroundupError(
+            "the model file has no chat template (tokenizer.chat_template); use `generate` instead"
+        )
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise ValueError(f"messages[{i}] must be a dict with 'role' and 'content', got {message!r}")

@@ -9,8 +9,12 @@ import time
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="a GGUF Llama file (default: the bundled SmolLM2-135M-Instruct)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--model", default=None, help="a GGUF Llama file (default: the bundled SmolLM2-135M-Instruct)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
 
 
 def load_model(args: argparse.Namespace):
@@ -39,7 +43,9 @@ def _sampling_arguments(parser: argparse.ArgumentParser, max_tokens: int) -> Non
     parser.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats")
     parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same output)")
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    parser.add_argument("--truncate", action="store_true", help="left-truncate a prompt longer than the context")
+    parser.add_argument(
+        "--truncate", action="store_true", help="left-truncate a prompt longer than the context"
+    )
 
 
 def _params(args):
@@ -125,7 +131,9 @@ def register(subparsers) -> None:
     p.add_argument("prompt", help="text to continue")
     _sampling_arguments(p, max_tokens=64)
     p.add_argument("--stream", action="store_true", help="print tokens as they are generated")
-    p.add_argument("--chat", action="store_true", help="wrap the prompt as a user message with the chat template")
+    p.add_argument(
+        "--chat", action="store_true", help="wrap the prompt as a user message with the chat template"
+    )
     add_model_arguments(p)
     p.set_defaults(func=run_generate)
 

@@ -58,7 +58,17 @@ def _utf8_complete(data: bytes) -> int:
     for back in range(1, min(4, len(data)) + 1):
         byte = data[-back]
         if byte & 0xC0 != 0x80:  # a lead byte (or ASCII): is its character complete?
-            need = 1 if byte < 0x80 else 2 if byte >> 5 == 6 else 3 if byte >> 4 == 14 else 4 if byte >> 3 == 30 else 1
+            need = (
+                1
+                if byte < 0x80
+                else 2
+                if byte >> 5 == 6
+                else 3
+                if byte >> 4 == 14
+                else 4
+                if byte >> 3 == 30
+                else 1
+            )
             return len(data) if back >= need else len(data) - back
     return len(data)
 
@@ -123,13 +133,17 @@ def stream(
     params = params or SamplingParams()
     if eos_token_id is None and tokenizer is not None:
         eos_token_id = tokenizer.eos_token_id
-    stop_ids = set(params.stop_token_ids) | ({eos_token_id} if eos_token_id is not None and not params.ignore_eos else set())
+    stop_ids = set(params.stop_token_ids) | (
+        {eos_token_id} if eos_token_id is not None and not params.ignore_eos else set()
+    )
     prompt = fit_prompt(prompt_ids, model.max_context, truncate)
     budget = min(params.max_tokens, model.max_context - len(prompt))
     generator = make_generator(params.seed)
     cache = model.new_cache(1, len(prompt) + budget)
     tracker = _TextTracker(tokenizer, params.stop)
-    penalized = params.repetition_penalty != 1 or params.frequency_penalty != 0 or params.presence_penalty != 0
+    penalized = (
+        params.repetition_penalty != 1 or params.frequency_penalty != 0 or params.presence_penalty != 0
+    )
     seen = list(prompt)
     logits = model(torch.tensor([prompt]), kv_cache=cache, logits_index=slice(-1, None))[:, -1]  # (1, V)
     for step in range(budget):

@@ -55,7 +55,11 @@ class SamplingParams:
             ("repetition_penalty", self.repetition_penalty > 0, "must be > 0 (1 = off)"),
             ("frequency_penalty", -2 <= self.frequency_penalty <= 2, "must be in [-2, 2]"),
             ("presence_penalty", -2 <= self.presence_penalty <= 2, "must be in [-2, 2]"),
-            ("max_tokens", isinstance(self.max_tokens, int) and self.max_tokens >= 1, "must be an integer >= 1"),
+            (
+                "max_tokens",
+                isinstance(self.max_tokens, int) and self.max_tokens >= 1,
+                "must be an integer >= 1",
+            ),
             ("logprobs", self.logprobs is None or 0 <= self.logprobs <= 20, "must be None or in [0, 20]"),
         ]
         for name, ok, rule in checks:
@@ -87,7 +91,9 @@ def apply_penalties(
     counts = torch.zeros_like(logits)
     for b, ids in enumerate(previous):
         if len(ids):
-            counts[b].index_add_(0, torch.as_tensor(list(ids), device=logits.device), torch.ones(len(ids), dtype=counts.dtype))
+            counts[b].index_add_(
+                0, torch.as_tensor(list(ids), device=logits.device), torch.ones(len(ids), dtype=counts.dtype)
+            )
     seen = counts > 0
     if repetition != 1.0:
         penalized = torch.where(logits > 0, logits / repetition, logits * repetition)

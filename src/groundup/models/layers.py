@@ -54,7 +54,9 @@ class RotaryEmbedding(nn.Module):
         freq_factors: torch.Tensor | None = None,
     ):
         super().__init__()
-        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))  # (D/2,)
+        inv_freq = 1.0 / (
+            theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim)
+        )  # (D/2,)
         if freq_factors is not None:
             inv_freq = inv_freq / freq_factors.float()
         positions = torch.arange(max_positions, dtype=torch.float32) / scaling
@@ -108,7 +110,9 @@ class ContiguousKVCache:
     search keeps the caches of the surviving beams).
     """
 
-    def __init__(self, n_layers, batch_size, max_len, n_kv_heads, head_dim, dtype=torch.float32, device="cpu"):
+    def __init__(
+        self, n_layers, batch_size, max_len, n_kv_heads, head_dim, dtype=torch.float32, device="cpu"
+    ):
         shape = (n_layers, batch_size, n_kv_heads, max_len, head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
@@ -138,7 +142,9 @@ class ContiguousKVCache:
         start, t = self.lengths[layer], q.shape[-3]
         end = start + t
         if end > self.max_len:
-            raise ValueError(f"kv_cache: {end} tokens exceed the cache length {self.max_len}; allocate a longer cache")
+            raise ValueError(
+                f"kv_cache: {end} tokens exceed the cache length {self.max_len}; allocate a longer cache"
+            )
         self.k[layer, :, :, start:end] = k.transpose(-3, -2)  # (B, Hkv, T, D)
         self.v[layer, :, :, start:end] = v.transpose(-3, -2)
         self.lengths[layer] = end
@@ -171,7 +177,9 @@ class Attention(nn.Module):
         self.out = nn.Linear(n_heads * head_dim, dim, bias=False)
         self.scale = 1.0 / math.sqrt(head_dim)
 
-    def forward(self, x, rope: tuple[torch.Tensor, torch.Tensor], kv_cache: KVCache, layer: int) -> torch.Tensor:
+    def forward(
+        self, x, rope: tuple[torch.Tensor, torch.Tensor], kv_cache: KVCache, layer: int
+    ) -> torch.Tensor:
         """x (..., T, C), rope: (cos, sin) from `RotaryEmbedding(positions)` -> (..., T, C)."""
         lead = x.shape[:-1]
         q_size, kv_size = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim

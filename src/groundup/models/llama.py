@@ -23,7 +23,15 @@ import torch
 from torch import nn
 
 from groundup.errors import GroundupError
-from groundup.models.layers import Attention, ContiguousKVCache, KVCache, NoCache, RMSNorm, RotaryEmbedding, SwiGLU
+from groundup.models.layers import (
+    Attention,
+    ContiguousKVCache,
+    KVCache,
+    NoCache,
+    RMSNorm,
+    RotaryEmbedding,
+    SwiGLU,
+)
 
 
 @dataclass
@@ -58,7 +66,9 @@ class LlamaConfig:
         def key(name, default=None):
             value = meta.get(f"llama.{name}", default)
             if value is None:
-                raise GroundupError(f"GGUF metadata lacks llama.{name}; the file is not a complete Llama model")
+                raise GroundupError(
+                    f"GGUF metadata lacks llama.{name}; the file is not a complete Llama model"
+                )
             return value
 
         n_heads = key("attention.head_count")
@@ -100,7 +110,9 @@ class Llama(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
-        self.rope = RotaryEmbedding(cfg.head_dim, cfg.max_context, cfg.rope_theta, cfg.rope_scaling, freq_factors)
+        self.rope = RotaryEmbedding(
+            cfg.head_dim, cfg.max_context, cfg.rope_theta, cfg.rope_scaling, freq_factors
+        )
         self.blocks = nn.ModuleList(LlamaBlock(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)

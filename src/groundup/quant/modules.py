@@ -44,9 +44,9 @@ class QuantConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.weight_range not in ("minmax", "mse"):
             raise ValueError(f"weight_range must be 'minmax' or 'mse', got {self.weight_range!r}")
-        if self.mode == "int" and not self.weight.symmetric:
+        if self.mode == "int" and not (self.weight.symmetric and self.weight.signed):
             raise ValueError(
-                "mode 'int' needs a symmetric weight scheme (zero-point 0); set weight.symmetric=True"
+                "mode 'int' needs a signed symmetric weight scheme (zero-point 0); set weight.symmetric=True, signed=True"
             )
         if self.mode == "int" and self.weight.granularity == "group":
             raise ValueError("mode 'int' supports weight granularity 'tensor' or 'channel', not 'group'")

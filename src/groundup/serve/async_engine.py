@@ -67,8 +67,12 @@ class AsyncEngine:
                 n = len(new)
                 self._send(
                     seq.seq_id,
-                    StreamItem(new, seq.output_logprobs[len(seq.output_logprobs) - n :] if n else [],
-                               seq.is_finished, seq.finish_reason.value if seq.finish_reason else None),
+                    StreamItem(
+                        new,
+                        seq.output_logprobs[len(seq.output_logprobs) - n :] if n else [],
+                        seq.is_finished,
+                        seq.finish_reason.value if seq.finish_reason else None,
+                    ),
                 )
 
     def _send(self, seq_id: int, item: StreamItem) -> None:

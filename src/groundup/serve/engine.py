@@ -165,7 +165,9 @@ class Engine:
             seq.num_computed_tokens += n - len(drafts) + accepted
             seq.num_drafted += len(drafts)
             seq.num_accepted += accepted
-            self.spec_k[seq.seq_id] = next_num_drafts(len(drafts), accepted, self.config.num_speculative_tokens)
+            self.spec_k[seq.seq_id] = next_num_drafts(
+                len(drafts), accepted, self.config.num_speculative_tokens
+            )
             self.metrics.on_speculation(len(drafts), accepted)
         else:
             tokens = [sample_from(probs[0], seq.generator)]
@@ -210,6 +212,7 @@ class Engine:
         if self.config.speculative is None:
             return
         for seq in self.scheduler.running:
+            seq.draft_ids = []
             if seq.num_uncomputed != 1:
                 continue
             room = min(seq.max_tokens - len(seq.output_ids), self.model.max_context - len(seq)) - 1

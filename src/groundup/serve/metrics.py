@@ -26,7 +26,11 @@ class Histogram:
 
     def lines(self, name: str) -> list[str]:
         out = [f'{name}_bucket{{le="{b}"}} {c}' for b, c in zip(self.buckets, self.counts)]
-        out += [f'{name}_bucket{{le="+Inf"}} {self.total}', f"{name}_sum {self.sum}", f"{name}_count {self.total}"]
+        out += [
+            f'{name}_bucket{{le="+Inf"}} {self.total}',
+            f"{name}_sum {self.sum}",
+            f"{name}_count {self.total}",
+        ]
         return out
 
 
@@ -88,7 +92,10 @@ class EngineMetrics:
     def render(self, prefix: str = "groundup") -> str:
         with self.lock:
             lines = [f"# TYPE {prefix}_requests_total counter"]
-            lines += [f'{prefix}_requests_total{{finish_reason="{r}"}} {c}' for r, c in sorted(self.requests.items())]
+            lines += [
+                f'{prefix}_requests_total{{finish_reason="{r}"}} {c}'
+                for r, c in sorted(self.requests.items())
+            ]
             for name, value in (
                 ("requests_received_total", self.arrived),
                 ("prompt_tokens_total", self.prompt_tokens),

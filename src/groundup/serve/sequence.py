@@ -28,7 +28,7 @@ class Status(enum.Enum):
     FINISHED = "finished"
 
 
-class FinishReason(str, enum.Enum):
+class FinishReason(enum.StrEnum):
     STOP = "stop"  # end-of-sequence token or a stop sequence
     LENGTH = "length"  # max_tokens or the context limit
     ABORT = "abort"  # cancelled by the client
@@ -66,7 +66,9 @@ class Sequence:
         if not self.prompt_ids:
             raise ValueError("prompt_ids must hold at least one token")
         self.max_tokens = self.params.max_tokens
-        self.stop_ids = set(self.params.stop_token_ids) | set(() if self.params.ignore_eos else self.eos_token_ids)
+        self.stop_ids = set(self.params.stop_token_ids) | set(
+            () if self.params.ignore_eos else self.eos_token_ids
+        )
 
     @property
     def all_ids(self) -> list[int]:

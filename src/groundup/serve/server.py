@@ -67,19 +67,29 @@ class OpenAIServer:
         async def _invalid(_, exc: RequestValidationError):
             first = exc.errors()[0] if exc.errors() else {}
             where = ".".join(str(x) for x in first.get("loc", ())[1:]) or None
-            message = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors())
-            return error_response(400, P.ErrorBody(message=message, type="invalid_request_error", param=where))
+            message = "; ".join(
+                f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+                for e in exc.errors()
+            )
+            return error_response(
+                400, P.ErrorBody(message=message, type="invalid_request_error", param=where)
+            )
 
         @app.exception_handler(StarletteHTTPException)
         async def _http(_, exc: StarletteHTTPException):
-            return error_response(exc.status_code, P.ErrorBody(message=str(exc.detail), type="invalid_request_error"))
+            return error_response(
+                exc.status_code, P.ErrorBody(message=str(exc.detail), type="invalid_request_error")
+            )
 
         @app.middleware("http")
         async def _auth(request: Request, call_next):
             if self.api_key and request.url.path.startswith("/v1/"):
                 if request.headers.get("authorization") != f"Bearer {self.api_key}":
-                    body = P.ErrorBody(message="missing or wrong API key; send 'Authorization: Bearer KEY'",
-                                       type="authentication_error", code="invalid_api_key")
+                    body = P.ErrorBody(
+                        message="missing or wrong API key; send 'Authorization: Bearer KEY'",
+                        type="authentication_error",
+                        code="invalid_api_key",
+                    )
                     return error_response(401, body)
             return await call_next(request)
 
@@ -102,22 +112,33 @@ class OpenAIServer:
     # -- requests -> sequences ----------------------------------------------------------------------
     def _check_model(self, req: P.SamplingFields) -> None:
         if req.model != self.model_name:
-            raise APIError(404, f"model {req.model!r} does not exist; this server serves {self.model_name!r}",
-                           param="model", code="model_not_found")
+            raise APIError(
+                404,
+                f"model {req.model!r} does not exist; this server serves {self.model_name!r}",
+                param="model",
+                code="model_not_found",
+            )
 
     def _sequences(self, req: P.SamplingFields, prompt_ids: list[int], default_max: int):
         if not prompt_ids:
             raise APIError(400, "the prompt is empty; send at least one token", param="prompt")
         room = self.context - len(prompt_ids)
         if room < 1:
-            raise APIError(400, f"the prompt has {len(prompt_ids)} tokens but the context is {self.context}; "
-                           "shorten it", param="messages", code="context_length_exceeded")
+            raise APIError(
+                400,
+                f"the prompt has {len(prompt_ids)} tokens but the context is {self.context}; shorten it",
+                param="messages",
+                code="context_length_exceeded",
+            )
         max_tokens = req.max_tokens if req.max_tokens is not None else min(default_max, room)
         seqs = []
         try:
             for i in range(req.n):
                 params = SamplingParams(
-                    temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, max_tokens=max_tokens,
+                    temperature=req.temperature,
+                    top_k=req.top_k,
+                    top_p=req.top_p,
+                    max_tokens=max_tokens,
                     seed=None if req.seed is None else req.seed + i,
                 )
                 seqs.append(self.engine.engine.make_sequence(prompt_ids, params))
@@ -177,8 +198,11 @@ class OpenAIServer:
 
     def _usage(self, prompt_ids, choices) -> P.Usage:
         completion = sum(len(c.token_ids) for c in choices)
-        return P.Usage(prompt_tokens=len(prompt_ids), completion_tokens=completion,
-                       total_tokens=len(prompt_ids) + completion)
+        return P.Usage(
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=completion,
+            total_tokens=len(prompt_ids) + completion,
+        )
 
     def _token_strings(self, ids: list[int]) -> list[str]:
         return [self.tokenizer.decode([t]) for t in ids]
@@ -188,7 +212,11 @@ class OpenAIServer:
         self._check_model(req)
         prompt_ids = list(req.prompt) if isinstance(req.prompt, list) else self.tokenizer.encode(req.prompt)
         seqs = self._sequences(req, prompt_ids, default_max=16)
-        prefix = (req.prompt if isinstance(req.prompt, str) else self.tokenizer.decode(prompt_ids)) if req.echo else ""
+        prefix = (
+            (req.prompt if isinstance(req.prompt, str) else self.tokenizer.decode(prompt_ids))
+            if req.echo
+            else ""
+        )
         choices: list[Choice] = []
 
         def logprobs_of(c: Choice):
@@ -210,10 +238,19 @@ class OpenAIServer:
                         choices.append(c)
                     if delta or c.finish_reason:
                         choice = P.CompletionChoice(index=c.index, text=delta, finish_reason=c.finish_reason)
-                        yield _sse(P.CompletionResponse(id=rid, created=created, model=self.model_name, choices=[choice]))
+                        yield _sse(
+                            P.CompletionResponse(
+                                id=rid, created=created, model=self.model_name, choices=[choice]
+                            )
+                        )
                 if req.stream_options and req.stream_options.include_usage:
-                    chunk = P.CompletionResponse(id=rid, created=created, model=self.model_name, choices=[],
-                                                 usage=self._usage(prompt_ids, choices))
+                    chunk = P.CompletionResponse(
+                        id=rid,
+                        created=created,
+                        model=self.model_name,
+                        choices=[],
+                        usage=self._usage(prompt_ids, choices),
+                    )
                     yield _sse(chunk)
                 yield "data: [DONE]\n\n"
 
@@ -224,8 +261,15 @@ class OpenAIServer:
         choices.sort(key=lambda c: c.index)
         return P.CompletionResponse(
             model=self.model_name,
-            choices=[P.CompletionChoice(index=c.index, text=prefix + c.text.text, logprobs=logprobs_of(c),
-                                        finish_reason=c.finish_reason) for c in choices],
+            choices=[
+                P.CompletionChoice(
+                    index=c.index,
+                    text=prefix + c.text.text,
+                    logprobs=logprobs_of(c),
+                    finish_reason=c.finish_reason,
+                )
+                for c in choices
+            ],
             usage=self._usage(prompt_ids, choices),
         )
 
@@ -238,17 +282,21 @@ class OpenAIServer:
         def logprobs_of(ids, lps):
             if not req.logprobs:
                 return None
-            return P.ChoiceLogprobs(content=[
-                P.TokenLogprob(token=t, logprob=lp, bytes=list(t.encode()))
-                for t, lp in zip(self._token_strings(ids), lps)
-            ])
+            return P.ChoiceLogprobs(
+                content=[
+                    P.TokenLogprob(token=t, logprob=lp, bytes=list(t.encode()))
+                    for t, lp in zip(self._token_strings(ids), lps)
+                ]
+            )
 
         if req.stream:
             rid, created = P.new_id("chatcmpl"), int(time.time())
 
             def chunk(index, delta, finish=None, logprobs=None):
                 choice = P.ChatChunkChoice(index=index, delta=delta, finish_reason=finish, logprobs=logprobs)
-                return _sse(P.ChatCompletionChunk(id=rid, created=created, model=self.model_name, choices=[choice]))
+                return _sse(
+                    P.ChatCompletionChunk(id=rid, created=created, model=self.model_name, choices=[choice])
+                )
 
             async def events():
                 for i in range(len(seqs)):
@@ -257,16 +305,21 @@ class OpenAIServer:
                 async for c, delta in self._run(seqs, req.stop_list()):
                     if c not in choices:
                         choices.append(c)
-                    new_ids = c.token_ids[seen.get(c.index, 0):]
-                    lps = logprobs_of(new_ids, c.logprobs[seen.get(c.index, 0):])
+                    new_ids = c.token_ids[seen.get(c.index, 0) :]
+                    lps = logprobs_of(new_ids, c.logprobs[seen.get(c.index, 0) :])
                     seen[c.index] = len(c.token_ids)
                     if delta:
                         yield chunk(c.index, P.DeltaMessage(content=delta), logprobs=lps)
                     if c.finish_reason:
                         yield chunk(c.index, P.DeltaMessage(), finish=c.finish_reason)
                 if req.stream_options and req.stream_options.include_usage:
-                    usage = P.ChatCompletionChunk(id=rid, created=created, model=self.model_name, choices=[],
-                                                  usage=self._usage(prompt_ids, choices))
+                    usage = P.ChatCompletionChunk(
+                        id=rid,
+                        created=created,
+                        model=self.model_name,
+                        choices=[],
+                        usage=self._usage(prompt_ids, choices),
+                    )
                     yield _sse(usage)
                 yield "data: [DONE]\n\n"
 
@@ -277,9 +330,15 @@ class OpenAIServer:
         choices.sort(key=lambda c: c.index)
         return P.ChatCompletionResponse(
             model=self.model_name,
-            choices=[P.ChatChoice(index=c.index, message=P.AssistantMessage(content=c.text.text),
-                                  logprobs=logprobs_of(c.token_ids, c.logprobs), finish_reason=c.finish_reason)
-                     for c in choices],
+            choices=[
+                P.ChatChoice(
+                    index=c.index,
+                    message=P.AssistantMessage(content=c.text.text),
+                    logprobs=logprobs_of(c.token_ids, c.logprobs),
+                    finish_reason=c.finish_reason,
+                )
+                for c in choices
+            ],
             usage=self._usage(prompt_ids, choices),
         )
 

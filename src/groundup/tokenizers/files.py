@@ -36,13 +36,19 @@ class TokenizerFileError(GroundupError):
     """A tokenizer file that is malformed, or has duplicate or missing entries."""
 
 
-def _check_complete(ranks: dict[bytes, int], path) -> None:
-    """Every byte needs a token; ids must run 0..n-1 without gaps."""
+def _check_complete(ranks: dict[bytes, int], path, contiguous: bool = True) -> None:
+    """Every byte needs a token; with `contiguous`, ranks must run 0..n-1 without gaps.
+
+    groundup's own files may have a gap: a trained merge that re-spells an existing token (rare)
+    keeps its id, but only the earlier token is reachable, so only that one is stored.
+    """
     for b in range(256):
         if bytes([b]) not in ranks:
             raise TokenizerFileError(
                 f"{path}: byte 0x{b:02x} has no token; a byte-level vocabulary needs all 256"
             )
+    if not contiguous:
+        return
     ids = sorted(ranks.values())
     for expected, found in enumerate(ids):
         if expected != found:

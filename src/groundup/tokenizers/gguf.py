@@ -30,6 +30,7 @@ Interface used by the Llama runtime, the chat CLI and the serving engine:
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Collection, Iterable
 from typing import Literal
@@ -37,7 +38,7 @@ from typing import Literal
 import regex
 
 from groundup.errors import GroundupError
-from groundup.tokenizers.bytelevel import BYTE_TO_CHAR, unspell
+from groundup.tokenizers.bytelevel import BYTE_TO_CHAR, CHAR_TO_BYTE, unspell
 from groundup.tokenizers.patterns import GPT2_ORIGINAL_PATTERN, LLAMA3_SPLIT_PATTERN
 
 CONTROL, USER_DEFINED = 3, 4
@@ -101,7 +102,7 @@ class GGUFTokenizer:
             if kind in (CONTROL, USER_DEFINED)
         }
         self._decoded = [
-            t.encode("utf-8") if kind in (CONTROL, USER_DEFINED) else unspell(t)
+            t.encode("utf-8") if kind in (CONTROL, USER_DEFINED) or not _is_spelled(t) else unspell(t)
             for t, kind in zip(self.tokens, self.token_types)
         ]
         self._special_regex: dict[frozenset[str], regex.Pattern] = {}
@@ -166,20 +167,27 @@ class GGUFTokenizer:
     def encode_batch(self, texts: Iterable[str], **kwargs) -> list[list[int]]:
         return [self.encode(t, **kwargs) for t in texts]
 
+    def _checked(self, ids: Iterable[int]) -> list[int]:
+        """`ids` as a list of Python ints (NumPy integers welcome); ValueError naming a bad one."""
+        out, n = [], len(self.tokens)
+        for i in ids:
+            try:
+                i = operator.index(i)
+            except TypeError:
+                raise ValueError(f"token ids must be integers, got {i!r}") from None
+            if not 0 <= i < n:
+                raise ValueError(f"unknown token id {i}: ids are 0..{n - 1}")
+            out.append(i)
+        return out
+
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The raw bytes of `ids`: a streamer can hold back a token that ends inside a UTF-8 character."""
         decoded = self._decoded
-        try:
-            return b"".join([decoded[i] for i in ids])
-        except (IndexError, TypeError):
-            bad = next(i for i in ids if not isinstance(i, int) or not 0 <= i < len(decoded))
-            raise ValueError(f"unknown token id {bad!r}: ids are 0..{len(decoded) - 1}") from None
+        return b"".join([decoded[i] for i in self._checked(ids)])
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:
         """Text of `ids`; control tokens dropped when `skip_special_tokens`; bad UTF-8 -> U+FFFD."""
-        ids = list(ids)
-        for i in ids:
-            if not isinstance(i, int) or not 0 <= i < len(self.tokens):
-                raise ValueError(f"unknown token id {i!r}: ids are 0..{len(self.tokens) - 1}")
+        ids = self._checked(ids)
         if skip_special_tokens:
             ids = [i for i in ids if self.token_types[i] != CONTROL]
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
@@ -242,6 +250,11 @@ class GGUFTokenizer:
             longest_first = sorted(key, key=lambda t: (-len(t), t))
             self._special_regex[key] = regex.compile("(" + "|".join(map(regex.escape, longest_first)) + ")")
         return self._special_regex[key]
+
+
+def _is_spelled(token: str) -> bool:
+    """Whether every character of `token` stands for a byte (else its text is its own UTF-8)."""
+    return all(c in CHAR_TO_BYTE for c in token)
 
 
 def from_gguf(path: str | os.PathLike, pre_tokenizer: str | None = None) -> GGUFTokenizer:

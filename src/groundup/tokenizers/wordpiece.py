@@ -21,10 +21,11 @@ Character classes use Unicode properties as Rust does: whitespace is the White_S
 (Python's `str.isspace` also accepts U+001C..U+001F), punctuation is ASCII punctuation or a `P*`
 category. Words repeat, so each distinct word's pieces are cached.
 
-Known difference: categories come from Python's Unicode database (14.0 in Python 3.11), while HF
-tokenizers' Rust tables are older for categories (about Unicode 10) and newer for lowercasing. About
-500 code points assigned since Unicode 10 (new combining marks, format characters and punctuation,
-e.g. U+0898, U+13430, U+2E55) are therefore treated differently; everything older is identical.
+Known difference: categories come from Python's Unicode data (`unicodedata` 14.0 in Python 3.11,
+and the `regex` module for punctuation), while HF tokenizers' Rust tables are older for categories
+(about Unicode 10) and newer for lowercasing. About 500 code points assigned since Unicode 10 (new
+combining marks, format characters and punctuation, e.g. U+0898, U+13430, U+2E55) are therefore
+treated differently; everything older is identical.
 """
 
 from __future__ import annotations
@@ -42,16 +43,12 @@ WHITESPACE = frozenset(
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
+# CJK ideographs get spaces around them. The extension range starts at U+2B920, not U+2B820,
+# because that is where HF tokenizers' table starts, and we follow the reference.
 CJK_RANGES = (
-    (0x4E00, 0x9FFF),
-    (0x3400, 0x4DBF),
-    (0x20000, 0x2A6DF),
-    (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F),
-    (0x2B920, 0x2CEAF),
-    (0xF900, 0xFAFF),
-    (0x2F800, 0x2FA1F),
-)  # fmt: skip  (0x2B920, not 0x2B820: HF tokenizers' table starts there, and we follow the reference)
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+)  # fmt: skip
 CACHE_LIMIT = 1 << 18
 
 
@@ -66,7 +63,7 @@ def _is_cjk(c: str) -> bool:
 
 
 _ASCII_CLEAN = {  # control characters go first (so \x0b and \x0c vanish), then whitespace -> " "
-    cp: None if _is_control(chr(cp)) or cp == 0 else " "
+    cp: None if _is_control(chr(cp)) else " "
     for cp in range(128)
     if chr(cp) in WHITESPACE or _is_control(chr(cp))
 }

@@ -56,7 +56,7 @@ def run_comparison(what: str, out_dir: Path, epochs: int, seed: int = 0, echo=pr
         opt = make_optimizer(v if what == "optimizers" else "sgd", model.parameters(), lr=None)
         history = fit(model, data, opt, epochs=epochs, seed=seed)
         curves[v] = smooth(history.losses)
-        rows.append([v, history.losses[-1], history.test_accuracy[-1], round(history.seconds, 1)])
+        rows.append([v, history.losses[-1], history.test_accuracy[-1], f"{history.seconds:.1f}"])
         echo(
             f"{what} {v:9s} final loss {history.losses[-1]:.4f}  test accuracy {history.test_accuracy[-1]:.4f}"
         )

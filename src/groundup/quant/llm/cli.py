@@ -60,6 +60,12 @@ def add_quant_subcommands(quant_subparsers) -> None:
     )
     p.add_argument("--quick", action="store_true", help="fewer tokens and only float32/RTN W4/GPTQ W4")
     p.add_argument("--out", default="quant_llm_report", help="output folder (default ./quant_llm_report)")
+    p.add_argument(
+        "--from-rows",
+        default=None,
+        metavar="JSON",
+        help="only render report.md and the plot from saved rows (e.g. benchmarks/results/quant_llm.json)",
+    )
     p.set_defaults(func=report_command)
     q = quant_subparsers.add_parser(
         "qlora",
@@ -147,6 +153,12 @@ def report_command(args: argparse.Namespace) -> int:
         write_report,
     )
 
+    if args.from_rows:
+        import json
+
+        saved = json.loads(Path(args.from_rows).read_text())
+        print(f"wrote {write_report(saved['rows'], saved.get('env', {}), Path(args.out))}")
+        return 0
     config = (
         ReportConfig(eval_windows=2, eval_len=256, calib_samples=8, calib_len=128)
         if args.quick

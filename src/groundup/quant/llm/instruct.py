@@ -17,7 +17,7 @@ PROMPT = "<|im_start|>user\nContinue this Wikipedia text: {prefix}<|im_end|>\n<|
 END = "<|im_end|>"
 
 
-def wikitext_pairs(text: str, limit: int, min_chars: int = 40, max_chars: int = 240) -> list[tuple[str, str]]:
+def wikitext_pairs(text: str, limit: int, min_chars: int = 40, max_chars: int = 200) -> list[tuple[str, str]]:
     """(prefix, next sentence) pairs from the paragraphs of a WikiText file (headings skipped)."""
     pairs = []
     for line in text.splitlines():
@@ -47,6 +47,10 @@ def encode_examples(
     for row, (prefix, nxt) in enumerate(pairs):
         prompt = tokenizer.encode(PROMPT.format(prefix=prefix), add_bos=False)
         response = tokenizer.encode(nxt + END, add_bos=False)
+        if len(prompt) + 8 > max_len:
+            raise ValueError(
+                f"max_len {max_len} leaves no room for a response after a {len(prompt)}-token prompt"
+            )
         seq = (prompt + response)[:max_len]
         ids[row, : len(seq)] = torch.tensor(seq)
         mask[row, len(prompt) : len(seq)] = True

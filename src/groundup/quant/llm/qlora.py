@@ -88,7 +88,7 @@ def train_adapters(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if on_step:
             on_step(step, losses[-1])
     model.eval()

@@ -37,11 +37,11 @@ CHARS_PER_TOKEN_GUESS = 3  # generous: the text prefix we tokenize always holds 
 
 @dataclass
 class ReportConfig:
-    eval_windows: int = 4
+    eval_windows: int = 2
     eval_len: int = 256
-    calib_samples: int = 8
+    calib_samples: int = 4
     calib_len: int = 256
-    decode_tokens: int = 8
+    decode_tokens: int = 4
     threads: int = 2
 
 

@@ -1,0 +1,84 @@
+"""Streaming text release: split UTF-8 characters and stop strings, with a scripted fake model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from groundup.cli import main as cli_main
+from groundup.generate import SamplingParams, generate, stream
+
+pytestmark = pytest.mark.module("2.1")
+
+
+class ByteTokenizer:
+    """Token id = byte value; 256 is EOS."""
+
+    eos_token_id = 256
+
+    def decode_bytes(self, ids):
+        return bytes(i for i in ids if i < 256)
+
+    def decode(self, ids):
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+
+class ScriptedModel:
+    """Emits a fixed sequence of token ids whatever the input (greedy picks the one-hot)."""
+
+    max_context = 64
+
+    def __init__(self, script: bytes | list[int]):
+        self.script = list(script)
+        self.step = 0
+
+    def new_cache(self, batch_size, max_len):
+        return None
+
+    def __call__(self, ids, kv_cache=None, logits_index=None):
+        logits = torch.full((1, 1, 257), -10.0)
+        logits[0, 0, self.script[min(self.step, len(self.script) - 1)]] = 10.0
+        self.step += 1
+        return logits
+
+
+GREEDY = SamplingParams(temperature=0, max_tokens=30)
+
+
+def texts(script, params=GREEDY):
+    return [e.text for e in stream(ScriptedModel(script), [1], params, ByteTokenizer())]
+
+
+def test_multibyte_character_waits_for_its_last_byte():
+    script = list("é!".encode()) + [256]  # é = 0xC3 0xA9
+    assert texts(script) == ["", "é", "!", ""]
+
+
+def test_stop_string_is_held_back_then_dropped():
+    script = list(b"ab<END>cd")
+    params = SamplingParams(temperature=0, max_tokens=30, stop=["<END>"])
+    pieces = texts(script, params)
+    assert "".join(pieces) == "ab" and pieces[:3] == ["a", "b", ""]
+    out = generate(ScriptedModel(script), [1], params, ByteTokenizer())
+    assert out.text == "ab" and out.finish_reason == "stop" and len(out.token_ids) == 7
+
+
+def test_false_stop_prefix_is_released():
+    params = SamplingParams(temperature=0, max_tokens=5, stop=["<END>"])
+    out = generate(ScriptedModel(list(b"a<Ex")), [1], params, ByteTokenizer())
+    assert out.text == "a<Exx" and out.finish_reason == "length"
+
+
+def test_eos_ends_without_text_and_ignore_eos_continues():
+    out = generate(ScriptedModel([65, 256, 66]), [1], GREEDY, ByteTokenizer())
+    assert out.token_ids == [65, 256] and out.text == "A" and out.finish_reason == "stop"
+    params = SamplingParams(temperature=0, max_tokens=3, ignore_eos=True)
+    out = generate(ScriptedModel([65, 256, 66]), [1], params, ByteTokenizer())
+    assert out.token_ids == [65, 256, 66] and out.finish_reason == "length"
+
+
+def test_cli_rejects_bad_sampling_values_before_loading(capsys):
+    assert cli_main(["generate", "hi", "--temperature", "-1"]) == 1
+    assert "temperature=-1.0 must be >= 0" in capsys.readouterr().err
+    assert cli_main(["generate", "hi", "--top-k", "-2"]) == 1
+    assert "top_k=-2" in capsys.readouterr().err
