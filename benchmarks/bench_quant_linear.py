@@ -4,6 +4,7 @@ Paths measured (which kernel ran is recorded per row):
   w8a8        QuantLinear(mode="int", dynamic activations): per-batch int8 activation codes,
               torch._int_mm int8 GEMM with int32 accumulation, zero-point correction, float rescale
   w8 only     QuantLinear(mode="int", activation=None): torch._weight_int8pack_mm (float x, int8 W)
+              for <= 8 rows, dequantize + float32 matmul above (the fused kernel is slow for big M)
   torch.ao    torch.ao.nn.quantized.dynamic.Linear (fbgemm/onednn), the production dynamic-int8 peer
 Peer for the speed ratio is float32 nn.Linear unless stated; speedup = peer time / our time.
 """
@@ -15,7 +16,7 @@ from torch import nn
 
 from benchmarks.harness import Report
 from groundup.quant import QScheme, QuantConfig, QuantLinear
-from groundup.quant.kernels import int8_matmul
+from groundup.quant.kernels import int8_matmul, weight_only_kernel
 
 SHAPES = ((576, 1536), (1536, 576))
 
@@ -86,7 +87,7 @@ def run_cases(report: Report, quick: bool) -> None:
                 linear,
                 x,
                 "fp32 nn.Linear",
-                "torch._weight_int8pack_mm",
+                weight_only_kernel(batch, d_out, d_out),
                 weight_bytes(w8),
                 fp32,
                 **common,

@@ -159,6 +159,7 @@ def run(report, quick: bool) -> None:
     from groundup.tokenizers import from_gguf
 
     torch.set_num_threads(1)
+    report.env["torch_threads"] = 1  # what every contender below runs with
     path = smollm2_gguf_path()
     model = Llama.from_gguf(path)
     tokenizer = from_gguf(path)

@@ -136,7 +136,10 @@ def run(report: Report, quick: bool) -> None:
     for name, option in OPTIONS.items():
         if quick and name == "compile":
             continue
-        ours = train(make_config("shakespeare-char-cpu", threads=threads, progress=False, **no_eval, **option), text=text)
+        ours = train(
+            make_config("shakespeare-char-cpu", threads=threads, progress=False, **no_eval, **option),
+            text=text,
+        )
         report.add(
             case=f"throughput {name}",
             peer="nanoGPT-style loop (fp32, manual attention)",
@@ -149,9 +152,13 @@ def run(report: Report, quick: bool) -> None:
     if quick:
         return
     full = cfg.max_iters
-    _, base_reached, base_val = baseline_run(cfg, train_tokens, val_tokens, vocab.size, full, cfg.eval_interval)
+    _, base_reached, base_val = baseline_run(
+        cfg, train_tokens, val_tokens, vocab.size, full, cfg.eval_interval
+    )
     for name in ("fp32", "compile"):
-        result = train(make_config("shakespeare-char-cpu", threads=threads, progress=False, **OPTIONS[name]), text=text)
+        result = train(
+            make_config("shakespeare-char-cpu", threads=threads, progress=False, **OPTIONS[name]), text=text
+        )
         reached = next((e["elapsed_s"] for e in result.evals if e["val_loss"] <= TARGET_VAL), None)
         report.add(
             case=f"to val {TARGET_VAL} {name}",

@@ -75,7 +75,7 @@ CASES = [
         lambda: gc.GaussianMixture(3, covariance_type="diag", random_state=0),
         lambda: mixture.GaussianMixture(3, covariance_type="diag", random_state=0),
     ),
-    Case("PCA", "decomposition", lambda: gc.PCA(10), lambda: decomposition.PCA(10, svd_solver="full")),
+    Case("PCA", "decomposition", lambda: gc.PCA(2), lambda: decomposition.PCA(2, svd_solver="full")),
 ]
 
 

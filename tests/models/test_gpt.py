@@ -66,7 +66,9 @@ def to_hf_gpt2(model: GPT, activation: str):
 @pytest.mark.parametrize(("activation", "hf_activation"), [("gelu_tanh", "gelu_new"), ("gelu", "gelu")])
 def test_gpt_matches_transformers_gpt2(activation, hf_activation):
     torch.manual_seed(0)
-    cfg = GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=4, n_embd=32, bias=True, activation=activation)
+    cfg = GPTConfig(
+        vocab_size=37, block_size=16, n_layer=2, n_head=4, n_embd=32, bias=True, activation=activation
+    )
     model = GPT(cfg).eval()
     for p in model.parameters():  # move LayerNorm gains and biases off their trivial init
         p.data.add_(0.05 * torch.randn_like(p))
@@ -79,7 +81,9 @@ def test_gpt_matches_transformers_gpt2(activation, hf_activation):
 
 def test_gpt_loss_gradients_match_transformers():
     torch.manual_seed(1)
-    cfg = GPTConfig(vocab_size=29, block_size=8, n_layer=1, n_head=2, n_embd=16, bias=True, activation="gelu_tanh")
+    cfg = GPTConfig(
+        vocab_size=29, block_size=8, n_layer=1, n_head=2, n_embd=16, bias=True, activation="gelu_tanh"
+    )
     model = GPT(cfg)
     hf = to_hf_gpt2(model, "gelu_new")
     idx = torch.randint(0, cfg.vocab_size, (2, 8))
@@ -89,10 +93,15 @@ def test_gpt_loss_gradients_match_transformers():
     ref.backward()
     torch.testing.assert_close(ours, ref, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(
-        model.blocks[0].attn.qkv.weight.grad, hf.transformer.h[0].attn.c_attn.weight.grad.T, atol=1e-6, rtol=1e-5
+        model.blocks[0].attn.qkv.weight.grad,
+        hf.transformer.h[0].attn.c_attn.weight.grad.T,
+        atol=1e-6,
+        rtol=1e-5,
     )
     # tied head: the embedding's gradient sums both uses, in both implementations
-    torch.testing.assert_close(model.embed.wte.weight.grad, hf.transformer.wte.weight.grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        model.embed.wte.weight.grad, hf.transformer.wte.weight.grad, atol=1e-6, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])
@@ -100,10 +109,26 @@ def test_gpt_loss_gradients_match_transformers():
 def test_gpt_block_matches_torch_encoder_layer_with_causal_mask(norm, activation):
     """A GPT block is torch's TransformerEncoderLayer with a causal mask (norm_first = pre-norm)."""
     torch.manual_seed(2)
-    cfg = GPTConfig(vocab_size=10, block_size=12, n_layer=1, n_head=4, n_embd=32, bias=True, norm=norm, activation=activation)
+    cfg = GPTConfig(
+        vocab_size=10,
+        block_size=12,
+        n_layer=1,
+        n_head=4,
+        n_embd=32,
+        bias=True,
+        norm=norm,
+        activation=activation,
+    )
     block = GPT(cfg).blocks[0].eval()
-    ref = nn.TransformerEncoderLayer(32, 4, dim_feedforward=128, dropout=0.0, activation=activation,
-                                     batch_first=True, norm_first=norm == "pre").eval()
+    ref = nn.TransformerEncoderLayer(
+        32,
+        4,
+        dim_feedforward=128,
+        dropout=0.0,
+        activation=activation,
+        batch_first=True,
+        norm_first=norm == "pre",
+    ).eval()
     with torch.no_grad():
         for p in block.parameters():  # LayerNorm gains and biases off their trivial init
             p.add_(0.05 * torch.randn_like(p))
@@ -111,14 +136,20 @@ def test_gpt_block_matches_torch_encoder_layer_with_causal_mask(norm, activation
         ref.self_attn.in_proj_bias.copy_(block.attn.qkv.bias)
         ref.self_attn.out_proj.weight.copy_(block.attn.proj.weight)
         ref.self_attn.out_proj.bias.copy_(block.attn.proj.bias)
-        for mine, theirs in ((block.mlp.fc, ref.linear1), (block.mlp.proj, ref.linear2),
-                             (block.ln_1, ref.norm1), (block.ln_2, ref.norm2)):
+        for mine, theirs in (
+            (block.mlp.fc, ref.linear1),
+            (block.mlp.proj, ref.linear2),
+            (block.ln_1, ref.norm1),
+            (block.ln_2, ref.norm2),
+        ):
             theirs.weight.copy_(mine.weight)
             theirs.bias.copy_(mine.bias)
     x = torch.randn(2, 12, 32)
     mask = nn.Transformer.generate_square_subsequent_mask(12)
     with torch.no_grad():
-        torch.testing.assert_close(block(x, causal=True), ref(x, src_mask=mask, is_causal=True), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            block(x, causal=True), ref(x, src_mask=mask, is_causal=True), atol=1e-5, rtol=1e-5
+        )
 
 
 @pytest.mark.parametrize("pos", ["learned", "sinusoidal", "rope"])

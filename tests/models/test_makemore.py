@@ -9,7 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from groundup.models.makemore import MLP, Bigram, CausalPairLayer, CountsBigram, SequenceConfig, WaveNet, context_windows
+from groundup.models.makemore import (
+    MLP,
+    Bigram,
+    CausalPairLayer,
+    CountsBigram,
+    SequenceConfig,
+    WaveNet,
+    context_windows,
+)
 from groundup.models.rnn import LSTMAttention, Recurrent
 
 pytestmark = pytest.mark.module("0.4")

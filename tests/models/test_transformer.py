@@ -15,9 +15,8 @@ from groundup.models.transformer import (
     Block,
     EncoderClassifier,
     EncoderDecoder,
+    Embedding,
     TransformerConfig,
-    apply_rope,
-    rope_tables,
     sinusoidal_positions,
 )
 
@@ -62,11 +61,19 @@ def perturbed_block(cfg, cross):
 def test_encoder_block_matches_torch_encoder_layer(norm, activation):
     cfg = TransformerConfig(n_embd=32, n_head=4, bias=True, norm=norm, activation=activation)
     block = perturbed_block(cfg, cross=False)
-    ref = nn.TransformerEncoderLayer(32, 4, 128, 0.0, activation, batch_first=True, norm_first=norm == "pre").eval()
+    ref = nn.TransformerEncoderLayer(
+        32, 4, 128, 0.0, activation, batch_first=True, norm_first=norm == "pre"
+    ).eval()
     q, kv = block.attn.qkv.weight.split([32, 64]), block.attn.qkv.bias.split([32, 64])
     copy_attention(ref.self_attn, q[0], kv[0], q[1], kv[1], block.attn.proj)
-    copy_linear_and_norms([(block.mlp.fc, ref.linear1), (block.mlp.proj, ref.linear2),
-                           (block.ln_1, ref.norm1), (block.ln_2, ref.norm2)])
+    copy_linear_and_norms(
+        [
+            (block.mlp.fc, ref.linear1),
+            (block.mlp.proj, ref.linear2),
+            (block.ln_1, ref.norm1),
+            (block.ln_2, ref.norm2),
+        ]
+    )
     x = torch.randn(3, 9, 32)
     with torch.no_grad():
         torch.testing.assert_close(block(x, causal=False), ref(x), atol=1e-5, rtol=1e-5)
@@ -76,13 +83,22 @@ def test_encoder_block_matches_torch_encoder_layer(norm, activation):
 def test_decoder_block_matches_torch_decoder_layer(norm):
     cfg = TransformerConfig(n_embd=32, n_head=4, bias=True, norm=norm, activation="relu")
     block = perturbed_block(cfg, cross=True)
-    ref = nn.TransformerDecoderLayer(32, 4, 128, 0.0, "relu", batch_first=True, norm_first=norm == "pre").eval()
+    ref = nn.TransformerDecoderLayer(
+        32, 4, 128, 0.0, "relu", batch_first=True, norm_first=norm == "pre"
+    ).eval()
     q, kv = block.attn.qkv.weight.split([32, 64]), block.attn.qkv.bias.split([32, 64])
     copy_attention(ref.self_attn, q[0], kv[0], q[1], kv[1], block.attn.proj)
     ca = block.cross_attn
     copy_attention(ref.multihead_attn, ca.q.weight, ca.q.bias, ca.kv.weight, ca.kv.bias, ca.proj)
-    copy_linear_and_norms([(block.mlp.fc, ref.linear1), (block.mlp.proj, ref.linear2), (block.ln_1, ref.norm1),
-                           (block.ln_cross, ref.norm2), (block.ln_2, ref.norm3)])
+    copy_linear_and_norms(
+        [
+            (block.mlp.fc, ref.linear1),
+            (block.mlp.proj, ref.linear2),
+            (block.ln_1, ref.norm1),
+            (block.ln_cross, ref.norm2),
+            (block.ln_2, ref.norm3),
+        ]
+    )
     tgt, memory = torch.randn(2, 7, 32), torch.randn(2, 11, 32)
     mask = nn.Transformer.generate_square_subsequent_mask(7)
     with torch.no_grad():
@@ -101,17 +117,26 @@ def test_sinusoidal_positions_match_the_paper_formula():
     np.testing.assert_allclose(sinusoidal_positions(T, d).numpy(), pe, atol=1e-6)
 
 
-def test_rope_matches_transformers_llama_rotary():
+def test_rotary_attention_matches_transformers_llama_rotary():
+    """Self-attention with pos='rope' equals attention over q, k rotated by transformers' Llama RoPE."""
     llama = pytest.importorskip("transformers.models.llama.modeling_llama")
     from transformers import LlamaConfig
 
-    rotary = llama.LlamaRotaryEmbedding(LlamaConfig(hidden_size=64, num_attention_heads=4, rope_theta=10000.0))
-    q, k = torch.randn(2, 4, 12, 16), torch.randn(2, 4, 12, 16)
+    cfg = TransformerConfig(block_size=12, n_embd=64, n_head=4, pos="rope")
+    torch.manual_seed(0)
+    embed, block = Embedding(cfg), Block(cfg).eval()
+    x = torch.randn(2, 12, 64)
+    q, k, v = (t.view(2, 12, 4, 16).transpose(1, 2) for t in block.attn.qkv(x).split(64, dim=2))
+    rotary = llama.LlamaRotaryEmbedding(
+        LlamaConfig(hidden_size=64, num_attention_heads=4, rope_theta=10000.0)
+    )
     cos, sin = rotary(q, torch.arange(12)[None])
-    ref_q, ref_k = llama.apply_rotary_pos_emb(q, k, cos, sin)
-    tables = rope_tables(12, 16)
-    torch.testing.assert_close(apply_rope(q, *tables), ref_q, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(apply_rope(k, *tables), ref_k, atol=1e-6, rtol=1e-5)
+    q, k = llama.apply_rotary_pos_emb(q, k, cos, sin)
+    scores = (q @ k.transpose(-1, -2) / 4.0).masked_fill(torch.ones(12, 12).triu(1).bool(), -torch.inf)
+    expected = block.attn.proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 12, 64))
+    with torch.no_grad():
+        ours = block.attn(x, causal=True, rope=embed.rope(12))
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
 
 
 def train_steps(model, batch_fn, loss_fn, steps, lr=3e-3):
@@ -165,7 +190,9 @@ def test_encoder_classifier_learns_majority_token():
 
 def test_encoder_is_bidirectional():
     """Unlike GPT, an encoder's first position sees the last token."""
-    model = EncoderClassifier(TransformerConfig(vocab_size=5, block_size=6, n_layer=1, n_head=1, n_embd=8), 3).eval()
+    model = EncoderClassifier(
+        TransformerConfig(vocab_size=5, block_size=6, n_layer=1, n_head=1, n_embd=8), 3
+    ).eval()
     embed_then_block = lambda idx: model.blocks[0](model.embed(idx), causal=False)  # noqa: E731
     a = torch.tensor([[0, 1, 2, 3, 4, 0]])
     b = torch.tensor([[0, 1, 2, 3, 4, 1]])

@@ -61,9 +61,10 @@ def test_quantized_conv2d_equals_conv_of_dequantized_operands():
         torch.testing.assert_close(y.double(), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_weight_only_int8_linear_equals_dequantized_weight_matmul():
-    x, w = torch.randn(4, 3, 64), torch.randn(48, 64)
+@pytest.mark.parametrize("lead", [(2,), (4, 3)])  # 2 rows: fused torch kernel; 12 rows: dequantize + matmul
+def test_weight_only_int8_linear_equals_dequantized_weight_matmul(lead):
+    x, w = torch.randn(*lead, 64), torch.randn(48, 64)
     wq = quantize(w, bits=8, granularity="channel", axis=0)
     y = weight_only_int8_linear(x, wq.q, wq.scale)
     torch.testing.assert_close(y, x @ wq.dequantize().t(), rtol=1e-5, atol=1e-5)
-    assert y.shape == (4, 3, 48)
+    assert y.shape == (*lead, 48)

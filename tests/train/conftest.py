@@ -22,7 +22,9 @@ def corpus_file(tmp_path_factory):
     """About 20k characters of seeded pseudo-English with enough structure to learn from."""
     rng = random.Random(0)
     words = "the king and queen of england speak to my lord with love and fear in their hearts".split()
-    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 10))).capitalize() + "." for _ in range(500)]
+    lines = [
+        " ".join(rng.choice(words) for _ in range(rng.randint(4, 10))).capitalize() + "." for _ in range(500)
+    ]
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def metric_rows(run_dir: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rows]  # not timings
+    return [
+        {k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rows
+    ]  # not timings
 
 
 def test_save_load_round_trip_is_exact(tmp_path):
@@ -34,7 +36,9 @@ def test_save_load_round_trip_is_exact(tmp_path):
     model(torch.randn(2, 3)).sum().backward()
     opt.step()
     rng = {"torch": torch.get_rng_state()}
-    save_checkpoint(tmp_path, model_state=model.state_dict(), optimizer_state=opt.state_dict(), rng=rng, meta={"x": 1})
+    save_checkpoint(
+        tmp_path, model_state=model.state_dict(), optimizer_state=opt.state_dict(), rng=rng, meta={"x": 1}
+    )
     ckpt = load_checkpoint(tmp_path)
     for k, v in model.state_dict().items():
         assert torch.equal(ckpt.model[k], v)
@@ -63,12 +67,16 @@ def test_killed_run_resumes_bit_identically(tmp_path, tiny_overrides):
     metrics = killed / "metrics.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:  # kill once a few checkpoints exist
-        if metrics.exists() and any(json.loads(x)["iter"] >= 35 for x in metrics.read_text().splitlines()[-2:]):
+        if metrics.exists() and any(
+            json.loads(x)["iter"] >= 35 for x in metrics.read_text().splitlines()[-2:]
+        ):
             os.kill(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.02)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"the run was not killed mid-way: {proc.stderr.read().decode()}"
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the run was not killed mid-way: {proc.stderr.read().decode()}"
+    )
     resumed_from = load_checkpoint(killed).meta["iter"]
     assert 0 < resumed_from < 90
 

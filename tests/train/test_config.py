@@ -13,12 +13,20 @@ pytestmark = pytest.mark.module("0.8")
 def test_shakespeare_cpu_preset_is_the_nanogpt_cpu_recipe():
     cfg = make_config("shakespeare-char-cpu")
     assert (cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size, cfg.batch_size) == (4, 4, 128, 64, 12)
-    assert (cfg.max_iters, cfg.lr_decay_iters, cfg.lr, cfg.min_lr, cfg.warmup_iters) == (2000, 2000, 1e-3, 1e-4, 100)
+    assert (cfg.max_iters, cfg.lr_decay_iters, cfg.lr, cfg.min_lr, cfg.warmup_iters) == (
+        2000,
+        2000,
+        1e-3,
+        1e-4,
+        100,
+    )
     assert (cfg.beta2, cfg.dropout, cfg.weight_decay, cfg.grad_clip, cfg.bias) == (0.99, 0.0, 0.1, 1.0, False)
 
 
 def test_overrides_parse_both_spellings_and_types():
-    got = parse_overrides(["--max-iters=50", "--n_layer", "3", "--lr=3e-4", "--compile=true", "--dtype", "bfloat16"])
+    got = parse_overrides(
+        ["--max-iters=50", "--n_layer", "3", "--lr=3e-4", "--compile=true", "--dtype", "bfloat16"]
+    )
     assert got == {"max_iters": 50, "n_layer": 3, "lr": 3e-4, "compile": True, "dtype": "bfloat16"}
     assert make_config("tiny", **got).max_iters == 50
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
 from groundup.models.gpt import GPT, GPTConfig
-from groundup.models.rnn import Recurrent, SequenceConfig
+from groundup.models.makemore import SequenceConfig
+from groundup.models.rnn import Recurrent
 from groundup.train.optim import make_adamw, param_groups
 from groundup.train.schedules import WarmupCosine
 
@@ -23,7 +23,9 @@ def test_cosine_part_matches_torch_cosine_annealing():
         assert sched.lr_at(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
         opt.step()
         ref.step()
-    assert [sched.lr_at(s) for s in range(3)] == pytest.approx([lr_max * (s + 1) / (warmup + 1) for s in range(3)])
+    assert [sched.lr_at(s) for s in range(3)] == pytest.approx(
+        [lr_max * (s + 1) / (warmup + 1) for s in range(3)]
+    )
     assert sched.lr_at(decay + 5) == lr_min
 
 
@@ -44,7 +46,9 @@ def test_no_decay_on_norms_biases_and_embeddings():
     decay, no_decay = param_groups(model, 0.1)
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = sorted(names[id(p)] for p in decay["params"])
-    assert decayed == sorted(n for n in names.values() if n.endswith(("qkv.weight", "proj.weight", "fc.weight")))
+    assert decayed == sorted(
+        n for n in names.values() if n.endswith(("qkv.weight", "proj.weight", "fc.weight"))
+    )
     assert "embed.wte.weight" in {names[id(p)] for p in no_decay["params"]}  # the tied head is the embedding
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
@@ -63,13 +67,21 @@ def test_grouped_adamw_equals_torch_adamw_with_explicit_groups():
     ref_model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8))
     ref_model.load_state_dict(model.state_dict())
     ours = make_adamw(model, lr=1e-2, weight_decay=0.5, betas=(0.9, 0.99))
-    decay_names = {"blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight", "blocks.0.mlp.fc.weight",
-                   "blocks.0.mlp.proj.weight"}
+    decay_names = {
+        "blocks.0.attn.qkv.weight",
+        "blocks.0.attn.proj.weight",
+        "blocks.0.mlp.fc.weight",
+        "blocks.0.mlp.proj.weight",
+    }
     named = dict(ref_model.named_parameters())
     ref = torch.optim.AdamW(
-        [{"params": [named[n] for n in sorted(decay_names)], "weight_decay": 0.5},
-         {"params": [p for n, p in named.items() if n not in decay_names], "weight_decay": 0.0}],
-        lr=1e-2, betas=(0.9, 0.99), foreach=False,
+        [
+            {"params": [named[n] for n in sorted(decay_names)], "weight_decay": 0.5},
+            {"params": [p for n, p in named.items() if n not in decay_names], "weight_decay": 0.0},
+        ],
+        lr=1e-2,
+        betas=(0.9, 0.99),
+        foreach=False,
     )
     idx = torch.randint(0, 10, (2, 8))
     for m, opt in ((model, ours), (ref_model, ref)):

@@ -51,8 +51,9 @@ def lloyd(X, centers, max_iter, tol, x_sq):
             break  # assignments are stable: the centers below would not move
         labels = new_labels
         counts = np.bincount(labels, minlength=len(centers))
-        sums = np.zeros_like(centers)
-        np.add.at(sums, labels, X)
+        onehot = np.zeros((len(X), len(centers)))
+        onehot[np.arange(len(X)), labels] = 1.0
+        sums = onehot.T @ X  # (k, p) per-cluster sums in one matrix product
         new_centers = sums / np.maximum(counts, 1)[:, None]
         empty = np.flatnonzero(counts == 0)
         if len(empty):  # reseat empty clusters on the points farthest from their own center

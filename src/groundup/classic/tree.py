@@ -64,14 +64,13 @@ class TreeBuilder:
         self.feature, self.threshold, self.left, self.right, self.value = [], [], [], [], []
         self.importances = np.zeros(X.shape[1])
 
-    def impurity_sum(self, idx: np.ndarray) -> float:
-        stats = self.targets[idx].sum(axis=0)
+    def impurity_sum(self, stats: np.ndarray) -> float:
+        """n * impurity of a node from its summed statistics."""
         if self.criterion == "squared_error":
             return float(stats[2] - stats[1] ** 2 / stats[0])
         return float(node_impurity_sum(stats, stats.sum(), self.criterion))
 
-    def add_node(self, idx: np.ndarray) -> int:
-        stats = self.targets[idx].sum(axis=0)
+    def add_node(self, stats: np.ndarray) -> int:
         value = stats[1:2] / stats[0] if self.criterion == "squared_error" else stats / stats.sum()
         self.feature.append(-1)
         self.threshold.append(0.0)
@@ -81,10 +80,12 @@ class TreeBuilder:
         return len(self.value) - 1
 
     def build(self) -> None:
-        stack = [(np.arange(len(self.X)), 0, self.add_node(np.arange(len(self.X))))]
+        everything = np.arange(len(self.X))
+        stats = self.targets.sum(axis=0)
+        stack = [(everything, stats, 0, self.add_node(stats))]
         while stack:
-            idx, depth, node = stack.pop()
-            impurity = self.impurity_sum(idx)
+            idx, stats, depth, node = stack.pop()
+            impurity = self.impurity_sum(stats)
             m = len(idx)
             if (
                 (self.max_depth is not None and depth >= self.max_depth)
@@ -99,11 +100,13 @@ class TreeBuilder:
             j, t, score = split
             goes_left = self.X[idx, j] <= t
             left_idx, right_idx = idx[goes_left], idx[~goes_left]
+            left_stats = self.targets[left_idx].sum(axis=0)
+            right_stats = stats - left_stats
             self.importances[j] += impurity - score
             self.feature[node], self.threshold[node] = j, t
-            self.left[node], self.right[node] = self.add_node(left_idx), self.add_node(right_idx)
-            stack.append((right_idx, depth + 1, self.right[node]))
-            stack.append((left_idx, depth + 1, self.left[node]))
+            self.left[node], self.right[node] = self.add_node(left_stats), self.add_node(right_stats)
+            stack.append((right_idx, right_stats, depth + 1, self.right[node]))
+            stack.append((left_idx, left_stats, depth + 1, self.left[node]))
 
     def best_split(self, idx: np.ndarray):
         """(feature, threshold, children impurity sum) of the best valid split, or None."""
@@ -128,7 +131,7 @@ class TreeBuilder:
             feats, Xn = feats[varying], Xn[:, varying]
         order = np.argsort(Xn, axis=0, kind="stable")
         values = np.take_along_axis(Xn, order, axis=0)  # (m, f) sorted
-        stats = np.cumsum(self.targets[idx][order], axis=0)  # (m, f, s)
+        stats = np.cumsum(self.targets[idx[order]], axis=0)  # (m, f, s)
         m = len(idx)
         n_left = np.arange(1, m)[:, None]  # (m-1, 1)
         valid = (values[:-1] < values[1:]) & (n_left >= self.min_leaf) & (m - n_left >= self.min_leaf)

@@ -21,10 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     distill = sub.add_parser(
         "distill", help="wide LeNet-5 teacher -> small MLP student vs the student trained alone"
     )
-    common(distill, "distill", epochs=8)
+    common(distill, "distill", epochs=20)
     distill.add_argument("--teacher-epochs", type=int, default=4)
-    distill.add_argument("--temperature", type=float, default=4.0)
-    distill.add_argument("--alpha", type=float, default=0.7, help="weight of the soft-target term")
+    distill.add_argument("--temperature", type=float, default=2.0)
+    distill.add_argument("--alpha", type=float, default=0.5, help="weight of the soft-target term")
     distill.set_defaults(func=distill_command)
 
     lora = sub.add_parser("lora", help="LoRA vs full fine-tuning on rotated digits")

@@ -19,10 +19,10 @@ from groundup.quant.report import cached_model, markdown_table, write_report
 
 def main(
     out: Path,
-    epochs: int = 8,
+    epochs: int = 20,
     teacher_epochs: int = 4,
-    temperature: float = 4.0,
-    alpha: float = 0.7,
+    temperature: float = 2.0,
+    alpha: float = 0.5,
     seed: int = 0,
 ) -> Path:
     torch.manual_seed(seed)

@@ -7,7 +7,8 @@ One `Block` serves all three families of "Attention Is All You Need" descendants
   whose queries come from the decoder and keys/values from the encoder output.
 
 Norm placement is a switch: post-norm (`x = norm(x + f(x))`, Vaswani et al. 2017) or pre-norm
-(`x = x + f(norm(x))`, GPT-2), which trains stably without a long warmup. Attention goes through
+(`x = x + f(norm(x))`, GPT-2), which trains stably without a long warmup. Positions: a learned table,
+fixed sinusoids, or rotary (the shared `layers.RotaryEmbedding` of the Llama model). Attention goes through
 `torch.nn.functional.scaled_dot_product_attention`, which picks a fused kernel where one exists.
 Tests copy these weights into `torch.nn.TransformerEncoderLayer`/`TransformerDecoderLayer` and compare.
 """
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from groundup.models.layers import RotaryEmbedding, apply_rotary
 
 NORMS = ("pre", "post")
 POSITIONS = ("learned", "sinusoidal", "rope")
@@ -72,19 +75,6 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     return pe.float()
 
 
-def rope_tables(length: int, head_size: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables (T, hs/2) of rotary embeddings (Su et al. 2021): pair i turns by p * base^(-2i/hs)."""
-    inv_freq = base ** (-torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)  # (hs/2,)
-    angles = torch.arange(length, dtype=torch.float32)[:, None] * inv_freq  # (T, hs/2)
-    return angles.cos(), angles.sin()
-
-
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (first half, second half) pairs of x (B, nh, T, hs) by the angles of its positions."""
-    x1, x2 = x.chunk(2, dim=-1)  # (B, nh, T, hs/2) each: the "rotate half" layout of Llama/GPT-NeoX
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-
-
 class Attention(nn.Module):
     """Multi-head attention. Self-attention projects q, k, v with one fused matrix (GPT-2 layout);
     cross-attention (`cross=True`) takes queries from x and keys/values from `memory`."""
@@ -108,9 +98,10 @@ class Attention(nn.Module):
             k, v = self.kv(memory).split(C, dim=2)  # (B, S, C) each
         else:
             q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each
-        q, k, v = (t.view(B, -1, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if rope is not None:  # positions rotate queries and keys only (B, nh, T, hs)
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        q, k, v = (t.view(B, -1, self.n_head, C // self.n_head) for t in (q, k, v))  # (B, T, nh, hs)
+        if rope is not None:  # rotary positions turn queries and keys only (shared Llama block)
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
         dropout = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal)  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)
@@ -172,9 +163,7 @@ class Embedding(nn.Module):
         elif cfg.pos == "sinusoidal":
             self.register_buffer("pe", sinusoidal_positions(cfg.block_size, cfg.n_embd), persistent=False)
         else:
-            cos, sin = rope_tables(cfg.block_size, cfg.head_size)
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
+            self.rotary = RotaryEmbedding(cfg.head_size, cfg.block_size)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, idx):
@@ -189,7 +178,8 @@ class Embedding(nn.Module):
         return self.drop(x)
 
     def rope(self, T: int):
-        return (self.rope_cos[:T], self.rope_sin[:T]) if self.cfg.pos == "rope" else None
+        """(cos, sin), each (T, 1, hs), for rotary positions; None for the other encodings."""
+        return self.rotary(torch.arange(T, device=self.wte.weight.device)) if self.cfg.pos == "rope" else None
 
 
 def init_weights(model: nn.Module, n_layer: int) -> None:

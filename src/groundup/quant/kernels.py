@@ -92,16 +92,27 @@ def weight_only_int8_linear(
 ) -> torch.Tensor:
     """Float activations times int8 weights with per-channel scales (the LLM decode case).
 
-    Uses torch's fused CPU kernel `_weight_int8pack_mm` (dequantizes inside the GEMM) when present,
-    else dequantizes the weight and runs a float matmul.
+    Uses torch's fused CPU kernel `_weight_int8pack_mm` (dequantizes inside the GEMM) for up to
+    INT8PACK_MAX_ROWS rows, where reading the weight dominates; for larger batches that kernel is far
+    slower than a float GEMM (measured in benchmarks/bench_quant_linear.py), so the weight is
+    dequantized and multiplied in float32.
     """
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).float()
     scales = w_scale.float().reshape(-1)
-    if hasattr(torch, "_weight_int8pack_mm") and scales.numel() == w_q.shape[0]:
+    if weight_only_kernel(x2.shape[0], w_q.shape[0], scales.numel()) == "torch._weight_int8pack_mm":
         y = torch._weight_int8pack_mm(x2.contiguous(), w_q.contiguous(), scales)
     else:
         y = x2 @ (w_q.float() * w_scale.float().reshape(-1, 1)).t()
     if bias is not None:
         y = y + bias
     return y.reshape(*lead, w_q.shape[0])
+
+
+INT8PACK_MAX_ROWS = 8
+
+
+def weight_only_kernel(rows: int, out_features: int, n_scales: int) -> str:
+    """Which path `weight_only_int8_linear` takes for `rows` activation rows."""
+    fused = hasattr(torch, "_weight_int8pack_mm") and n_scales == out_features and rows <= INT8PACK_MAX_ROWS
+    return "torch._weight_int8pack_mm" if fused else "dequantize + float32 matmul"

@@ -47,3 +47,31 @@ def cached_model(name: str, build: Callable[[], nn.Module], train: Callable[[nn.
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     return model.eval()
+
+
+def plot_series(
+    path: Path, labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str, title: str
+) -> Path:
+    """Grouped bars: one group per label, one bar per series (NaN = no bar). Saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    positions = np.arange(len(labels))
+    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(labels) * len(series) / 2 + 3), 4))
+    for i, (name, values) in enumerate(series.items()):
+        bars = ax.bar(positions + i * width - 0.4 + width / 2, values, width, label=name)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    finite = [v for values in series.values() for v in values if v == v]
+    ax.set_ylim(max(0.0, min(finite) - 0.05), min(1.0, max(finite) + 0.03))
+    ax.set_xticks(positions, labels)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -51,7 +51,10 @@ def flatten(model_state: dict, optimizer_state: dict | None, rng: dict) -> tuple
         for index, state in optimizer_state["state"].items():
             for name, value in state.items():
                 tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous().clone()
-        optim_meta = {"param_groups": optimizer_state["param_groups"], "indices": list(optimizer_state["state"])}
+        optim_meta = {
+            "param_groups": optimizer_state["param_groups"],
+            "indices": list(optimizer_state["state"]),
+        }
     tensors.update({f"rng.{k}": v.clone() for k, v in rng.items()})
     return tensors, optim_meta
 
@@ -88,9 +91,13 @@ def load_checkpoint(path) -> Checkpoint:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
             if header.get("format") != FORMAT:
-                raise CheckpointError(f"{path} is not a groundup training checkpoint (format {header.get('format')!r})")
+                raise CheckpointError(
+                    f"{path} is not a groundup training checkpoint (format {header.get('format')!r})"
+                )
             if header.get("version") != VERSION:
-                raise CheckpointError(f"{path} has checkpoint version {header.get('version')!r}, expected {VERSION}")
+                raise CheckpointError(
+                    f"{path} has checkpoint version {header.get('version')!r}, expected {VERSION}"
+                )
             tensors = {key: f.get_tensor(key) for key in f.keys()}
         meta, optim_meta = json.loads(header["meta"]), json.loads(header["optim"])
     except CheckpointError:

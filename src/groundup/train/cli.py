@@ -38,7 +38,9 @@ def register(subparsers) -> None:
     gpt.add_argument("--out", default=None, help="run directory: checkpoint, metrics.jsonl, loss.png")
     gpt.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     gpt.set_defaults(func=cmd_train_gpt, overrides={})
-    ladder = kinds.add_parser("ladder", help="train bigram ... GPT at comparable sizes; write a table and plot")
+    ladder = kinds.add_parser(
+        "ladder", help="train bigram ... GPT at comparable sizes; write a table and plot"
+    )
     ladder.add_argument("--out", default="runs/ladder", help="output directory (default runs/ladder)")
     ladder.add_argument("--only", default=None, help="comma-separated rungs, e.g. mlp,lstm,gpt")
     ladder.set_defaults(func=cmd_train_ladder, overrides={})
@@ -74,7 +76,9 @@ def cmd_train_ladder(args) -> int:
     allowed = {"max_iters", "threads", "progress"}
     extra = sorted(set(args.overrides) - allowed)
     if extra:
-        raise GroundupError(f"train ladder accepts only --{', --'.join(sorted(allowed))}; got {', '.join(extra)}")
+        raise GroundupError(
+            f"train ladder accepts only --{', --'.join(sorted(allowed))}; got {', '.join(extra)}"
+        )
     only = args.only.split(",") if args.only else None
     rows = run_ladder(args.out, only=only, **args.overrides)
     print(ladder_table(rows))

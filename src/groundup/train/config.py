@@ -189,7 +189,9 @@ def make_config(preset: str | None = None, **overrides) -> TrainConfig:
         values.update(PRESETS[preset])
     unknown = sorted(set(overrides) - set(field_names()))
     if unknown:
-        raise GroundupError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(field_names())}")
+        raise GroundupError(
+            f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(field_names())}"
+        )
     values.update(overrides)
     return TrainConfig(**values)
 

@@ -35,14 +35,18 @@ class CharVocab:
     def encode(self, text: str) -> torch.Tensor:
         missing = sorted(set(text) - self.index.keys())
         if missing:
-            raise GroundupError(f"characters {missing[:10]} are not in the vocabulary of {self.size} characters")
+            raise GroundupError(
+                f"characters {missing[:10]} are not in the vocabulary of {self.size} characters"
+            )
         return torch.tensor([self.index[c] for c in text], dtype=torch.long)
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)
 
 
-def split_tokens(tokens: torch.Tensor, val_fraction: float, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def split_tokens(
+    tokens: torch.Tensor, val_fraction: float, block_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """First (1 - val_fraction) of the tokens for training, the rest for validation (nanoGPT's split).
 
     Each part must hold at least one block plus its next-token target.
@@ -61,7 +65,9 @@ def split_tokens(tokens: torch.Tensor, val_fraction: float, block_size: int) -> 
 class Batcher:
     """Random (x, y) blocks of one split: y is x shifted by one token."""
 
-    def __init__(self, tokens: torch.Tensor, block_size: int, batch_size: int, *, rank: int = 0, world: int = 1):
+    def __init__(
+        self, tokens: torch.Tensor, block_size: int, batch_size: int, *, rank: int = 0, world: int = 1
+    ):
         if len(tokens) < block_size + 1:
             raise GroundupError(
                 f"dataset has {len(tokens)} tokens, fewer than one block of {block_size} + 1; "

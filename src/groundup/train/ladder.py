@@ -38,7 +38,9 @@ SHARED = dict(
 )
 
 
-def run_ladder(out_dir, *, max_iters: int = 2000, only=None, text=None, threads: int = 0, progress=True) -> list[dict]:
+def run_ladder(
+    out_dir, *, max_iters: int = 2000, only=None, text=None, threads: int = 0, progress=True
+) -> list[dict]:
     """Train the rungs (all, or those named in `only`), write ladder.md/json/png, return the rows."""
     out = Path(out_dir)
     names = list(only) if only else list(RUNGS)
@@ -105,11 +107,14 @@ def plot_ladder(rows: list[dict], png_path: Path) -> Path:
         metrics = png_path.parent / r["model"] / "metrics.jsonl"
         evals = [m for m in read_metrics(metrics) if "val_loss" in m] if metrics.exists() else []
         if len(evals) > 1:
-            curves.plot([m["iter"] for m in evals], [m["val_loss"] for m in evals], "o-", ms=3, label=r["model"])
+            curves.plot(
+                [m["iter"] for m in evals], [m["val_loss"] for m in evals], "o-", ms=3, label=r["model"]
+            )
     curves.set_xlabel("iteration")
     curves.set_ylabel("validation loss")
     curves.grid(alpha=0.3)
-    curves.legend(fontsize=8)
+    if curves.lines:
+        curves.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)

@@ -22,7 +22,9 @@ def plot_losses(metrics_path: Path, png_path: Path, *, title: str) -> Path:
     evals = [r for r in rows if "val_loss" in r]
     fig, ax = plt.subplots(figsize=(7, 4))
     if steps:
-        ax.plot([r["iter"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.6, label="train (batch)")
+        ax.plot(
+            [r["iter"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.6, label="train (batch)"
+        )
     if evals:
         ax.plot([r["iter"] for r in evals], [r["train_loss"] for r in evals], "o-", label="train (eval)")
         ax.plot([r["iter"] for r in evals], [r["val_loss"] for r in evals], "s-", label="validation")

@@ -21,7 +21,9 @@ def load_trained(ckpt_dir):
 
 
 @torch.no_grad()
-def generate_ids(model, idx, max_new_tokens: int, block_size: int, *, temperature=1.0, top_k=None, generator=None):
+def generate_ids(
+    model, idx, max_new_tokens: int, block_size: int, *, temperature=1.0, top_k=None, generator=None
+):
     """Extend idx (B, T) by sampling one token at a time from the model's last-position distribution,
     feeding at most the last `block_size` tokens (the longest context the model was trained on)."""
     if temperature <= 0:
@@ -36,10 +38,14 @@ def generate_ids(model, idx, max_new_tokens: int, block_size: int, *, temperatur
     return idx
 
 
-def sample_text(ckpt_dir, num_chars: int = 500, *, prompt: str = "\n", temperature=1.0, top_k=None, seed=0) -> str:
+def sample_text(
+    ckpt_dir, num_chars: int = 500, *, prompt: str = "\n", temperature=1.0, top_k=None, seed=0
+) -> str:
     """`num_chars` characters continuing `prompt` (the prompt is not included)."""
     model, vocab, cfg = load_trained(ckpt_dir)
     generator = torch.Generator().manual_seed(seed)
     idx = vocab.encode(prompt)[None]  # (1, T)
-    out = generate_ids(model, idx, num_chars, cfg.block_size, temperature=temperature, top_k=top_k, generator=generator)
+    out = generate_ids(
+        model, idx, num_chars, cfg.block_size, temperature=temperature, top_k=top_k, generator=generator
+    )
     return vocab.decode(out[0, idx.shape[1] :])

@@ -124,8 +124,12 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
     else:
         vocab = CharVocab.from_text(corpus)
     train_tokens, val_tokens = split_tokens(vocab.encode(corpus), cfg.val_fraction, cfg.block_size)
-    train_batches = Batcher(train_tokens, cfg.block_size, cfg.batch_size, rank=dist_info.rank, world=dist_info.world)
-    val_batches = Batcher(val_tokens, cfg.block_size, cfg.batch_size, rank=dist_info.rank, world=dist_info.world)
+    train_batches = Batcher(
+        train_tokens, cfg.block_size, cfg.batch_size, rank=dist_info.rank, world=dist_info.world
+    )
+    val_batches = Batcher(
+        val_tokens, cfg.block_size, cfg.batch_size, rank=dist_info.rank, world=dist_info.world
+    )
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, vocab.size)
@@ -136,7 +140,9 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16)
 
     def evaluate(split_batches):
-        return estimate_loss(model, split_batches, cfg.eval_iters, cfg.seed + EVAL_SEED_OFFSET, autocast, dist_info)
+        return estimate_loss(
+            model, split_batches, cfg.eval_iters, cfg.seed + EVAL_SEED_OFFSET, autocast, dist_info
+        )
 
     def meta(iters, best, bad):
         return {
@@ -155,10 +161,14 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         val = evaluate(val_batches)
         tr = evaluate(train_batches)
         if out is not None and main:
-            save_checkpoint(out, model_state=model.state_dict(), optimizer_state=None, rng={}, meta=meta(0, val, 0))
+            save_checkpoint(
+                out, model_state=model.state_dict(), optimizer_state=None, rng={}, meta=meta(0, val, 0)
+            )
             MetricsLog(out / "metrics.jsonl", None).write(iter=0, train_loss=tr, val_loss=val)
         wall = time.perf_counter() - start_time
-        return TrainResult(out, 0, tr, val, val, False, wall, 0.0, 0, [{"iter": 0, "val_loss": val, "elapsed_s": wall}])
+        return TrainResult(
+            out, 0, tr, val, val, False, wall, 0.0, 0, [{"iter": 0, "val_loss": val, "elapsed_s": wall}]
+        )
 
     optimizer = make_adamw(model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2))
     start_iter, best_val, bad_evals = 0, math.inf, 0
@@ -168,8 +178,14 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         schedule.load_state_dict(ckpt.meta["scheduler"])
         torch.set_rng_state(ckpt.rng["torch"])
         generator.set_state(ckpt.rng["data"])
-        start_iter, best_val, bad_evals = ckpt.meta["iter"], ckpt.meta["best_val_loss"], ckpt.meta["bad_evals"]
-    log = MetricsLog(out / "metrics.jsonl" if out is not None and main else None, start_iter if ckpt else None)
+        start_iter, best_val, bad_evals = (
+            ckpt.meta["iter"],
+            ckpt.meta["best_val_loss"],
+            ckpt.meta["bad_evals"],
+        )
+    log = MetricsLog(
+        out / "metrics.jsonl" if out is not None and main else None, start_iter if ckpt else None
+    )
 
     forward_model = model
     if dist_info.enabled:

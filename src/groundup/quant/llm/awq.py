@@ -158,29 +158,25 @@ def awq_quantize_model(
         with capture_inputs(linears) as captured:
             runner.run(block.module)
         x = {role: concat(batches) for role, batches in captured.items()}
-        attn_in = [linears[r] for r in block.attn_in]
-        mlp_in = [linears[r] for r in block.mlp_in]
+        # (what produces the input, its output rows or None for a norm, the Linears reading that input)
         steps = [
-            (block.parts["attn_norm"], None, attn_in, block.attn_in[0]),
-            (block.parts["mlp_norm"], None, mlp_in, block.mlp_in[0]),
+            (block.parts["attn_norm"], None, block.attn_in),
+            (block.parts["mlp_norm"], None, block.mlp_in),
+            (*block.up_rows(), ("down",)),
         ]
-        up, up_rows = block.up_rows()
-        steps.append((up, up_rows, [linears["down"]], "down"))
-        if block.v_rows() is not None:
-            v, v_rows = block.v_rows()
-            steps.append((v, v_rows, [linears["o"]], "o"))
-        for previous, rows, targets, role in steps:
-            s, _ = search_scale(x[role], [t.weight for t in targets], bits, group_size)
+        if block.v_rows() is not None:  # only without grouped KV heads: v's rows line up with o's inputs
+            steps.append((*block.v_rows(), ("o",)))
+        for previous, rows, roles in steps:
+            targets = [linears[r] for r in roles]
+            s, _ = search_scale(x[roles[0]], [t.weight for t in targets], bits, group_size)
             if rows is None:
                 fold_scale(previous, targets, s)
             else:
                 fold_rows(previous, rows, s)
                 for t in targets:
                     t.weight.mul_(s[None, :])
-            for r in (
-                block.attn_in if role in block.attn_in else block.mlp_in if role in block.mlp_in else (role,)
-            ):
-                x[r] = x[r] / s  # the input these Linears now receive
+            for r in roles:
+                x[r] = x[r] / s  # the input these Linears receive from now on
         for role, linear in linears.items() if quantize else ():
             ratio = 1.0
             if clip and role not in ("q", "k", "qkv"):  # q/k feed a softmax: AWQ leaves their range alone

@@ -27,7 +27,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from groundup.quant.affine import dequantize_affine
 from groundup.quant.llm.arch import decoder_blocks, set_module
 from groundup.quant.llm.calibration import on_inputs
 from groundup.quant.llm.qweight import (
@@ -35,7 +34,6 @@ from groundup.quant.llm.qweight import (
     WeightOnlyLinear,
     check_weight_spec,
     group_params,
-    quantize_codes,
 )
 from groundup.quant.llm.sequential import BlockRunner
 
@@ -112,6 +110,8 @@ def gptq_quantize(
     U = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)  # H⁻¹ = UᵀU
 
     codes = torch.zeros(out_f, in_f, dtype=torch.uint8)
+    maxq = 2**bits - 1
+    groups = group_of.tolist()
     B = block_size if fixed_params else -(-block_size // g) * g
     for i1 in range(0, in_f, B):
         i2 = min(i1 + B, in_f)
@@ -119,16 +119,17 @@ def gptq_quantize(
         E1 = torch.zeros_like(W1)  # (out, b) scaled errors, applied to the later columns at the end
         U1 = U[i1:i2, i1:i2]
         for i in range(i2 - i1):
-            col = i1 + i
-            k = int(group_of[col])
+            col, k = i1 + i, groups[i1 + i]
             if not fixed_params and col % g == 0:
                 s, z = group_params(W1[:, i : i + g], bits, sym=sym)
                 scale[:, k], zero[:, k] = s[:, 0], z[:, 0]
-            s, z = scale[:, k : k + 1], zero[:, k : k + 1]  # (out, 1)
-            q = quantize_codes(W1[:, i : i + 1], s, z, bits)  # (out, 1)
-            codes[:, col] = q[:, 0]
-            err = (W1[:, i] - dequantize_affine(q, s, z)[:, 0].double()) / U1[i, i]  # (out,)
-            W1[:, i:] -= err[:, None] * U1[i, i:][None, :]
+            s, z = scale[:, k], zero[:, k].float()  # (out,)
+            w = W1[:, i]
+            # the arithmetic of groundup.quant.affine.quantize_affine, inlined: this loop runs once per column
+            q = (torch.round(w.float() * (1.0 / s)) + z).clamp_(0, maxq)  # (out,) integer-valued codes
+            codes[:, col] = q.to(torch.uint8)
+            err = (w - ((q - z) * s).double()) / U1[i, i]  # (out,)
+            W1[:, i:].addr_(err, U1[i, i:], alpha=-1.0)  # OBQ update of the rest of the block
             E1[:, i] = err
         W[:, i2:] -= E1 @ U[i1:i2, i2:]  # lazy batch update: (out, b) @ (b, rest)
 
