@@ -85,6 +85,7 @@ def run(report: Report, quick: bool) -> None:
         if quick
         else ReportConfig()
     )
+    config.threads = int(os.environ.get("QUANT_LLM_THREADS", config.threads))
     only = os.environ.get("QUANT_LLM_ROWS")  # comma-separated row names, to re-run a few rows
     setup = load_setup(config)
     env = config_env(config)

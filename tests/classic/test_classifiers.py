@@ -28,10 +28,10 @@ def cv_accuracy(estimator, X, y) -> float:
     return float(np.mean(scores))
 
 
-def assert_close_accuracy(ours, ref, X, y):
+def assert_close_accuracy(ours, ref, X, y, floor=0.7):
     a, b = cv_accuracy(ours, X, y), cv_accuracy(ref, X, y)
     assert abs(a - b) <= 0.02, f"ours {a:.4f} vs scikit-learn {b:.4f}"
-    assert a > 0.7
+    assert a > floor  # the model learned something, not just matched a failure
 
 
 def slow_on_digits(names):
@@ -110,7 +110,11 @@ def test_decision_tree_classifier(tables, name, criterion):
     assert_close_accuracy(ours, ref, X, y)
     depth_limited = gc.DecisionTreeClassifier(criterion=criterion, max_depth=3, min_samples_leaf=5)
     assert_close_accuracy(
-        depth_limited, tree.DecisionTreeClassifier(criterion=criterion, max_depth=3, min_samples_leaf=5), X, y
+        depth_limited,
+        tree.DecisionTreeClassifier(criterion=criterion, max_depth=3, min_samples_leaf=5),
+        X,
+        y,
+        floor=0.4,  # depth 3 has at most 8 leaves: digits' 10 classes cannot all be reached
     )
 
 

@@ -38,6 +38,7 @@ def check(ours_model, hf, prompt, **kw):
         assert hyp.score == pytest.approx(score, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_beam_search_equals_transformers(smollm2, hf_smollm2, smollm2_tokenizer):
     prompt = smollm2_tokenizer.encode("The capital of France is")
     check(smollm2, hf_smollm2, prompt, num_beams=3, max_tokens=8, length_penalty=1.0, early_stopping=False)

@@ -28,6 +28,7 @@ def hf_tokenizer():
     return transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
 
 
+@pytest.mark.slow  # loading transformers' tokenizer from the GGUF takes a while
 @pytest.mark.parametrize("messages", CONVERSATIONS)
 @pytest.mark.parametrize("add_generation_prompt", [True, False])
 def test_render_equals_transformers(smollm2_tokenizer, hf_tokenizer, messages, add_generation_prompt):

@@ -87,3 +87,21 @@ def test_prompt_longer_than_context():
     assert fit_prompt(list(range(10)), 8, truncate=True) == list(range(3, 10))
     with pytest.raises(ValueError, match="prompt_ids: the prompt is empty"):
         fit_prompt([], 8)
+
+
+@pytest.mark.slow
+def test_generate_cli_greedy_matches_library(smollm2, smollm2_tokenizer, capsys):
+    import argparse
+
+    from groundup.generate import cli as generate_cli
+
+    parser = argparse.ArgumentParser(prog="groundup")
+    generate_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        ["generate", "The capital of France is", "--max-tokens", "6", "--temperature", "0"]
+    )
+    assert args.func(args) == 0
+    out = capsys.readouterr()
+    ids = smollm2_tokenizer.encode("The capital of France is")
+    expected = generate(smollm2, ids, SamplingParams(temperature=0, max_tokens=6), smollm2_tokenizer).text
+    assert out.out.startswith("The capital of France is" + expected) and "tokens/s" in out.err

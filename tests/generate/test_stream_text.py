@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 import torch
 
-from groundup.cli import main as cli_main
 from groundup.generate import SamplingParams, generate, stream
+from groundup.generate import cli as generate_cli
 
 pytestmark = pytest.mark.module("2.1")
 
@@ -77,8 +79,13 @@ def test_eos_ends_without_text_and_ignore_eos_continues():
     assert out.token_ids == [65, 256, 66] and out.finish_reason == "length"
 
 
-def test_cli_rejects_bad_sampling_values_before_loading(capsys):
-    assert cli_main(["generate", "hi", "--temperature", "-1"]) == 1
-    assert "temperature=-1.0 must be >= 0" in capsys.readouterr().err
-    assert cli_main(["generate", "hi", "--top-k", "-2"]) == 1
-    assert "top_k=-2" in capsys.readouterr().err
+def test_cli_rejects_bad_sampling_values_before_loading():
+    parser = argparse.ArgumentParser(prog="groundup")
+    generate_cli.register(parser.add_subparsers(dest="command", required=True))
+    for argv, message in (
+        (["--temperature", "-1"], "temperature=-1.0 must be >= 0"),
+        (["--top-k", "-2"], "top_k=-2"),
+    ):
+        args = parser.parse_args(["generate", "hi", *argv])
+        with pytest.raises(ValueError, match=message):
+            args.func(args)

@@ -178,3 +178,26 @@ def test_bad_config_names_the_field():
         GPTConfig(pos="alibi")
     with pytest.raises(ValueError, match="divisible"):
         GPTConfig(n_embd=30, n_head=4)
+
+
+def test_greedy_generate_matches_transformers_generate():
+    from groundup.generate import SamplingParams
+
+    torch.manual_seed(4)
+    cfg = GPTConfig(
+        vocab_size=31, block_size=24, n_layer=2, n_head=2, n_embd=16, bias=True, activation="gelu_tanh"
+    )
+    model = GPT(cfg).eval()
+    for p in model.parameters():  # a random model whose argmax varies from step to step
+        p.data.add_(0.3 * torch.randn_like(p))
+    hf = to_hf_gpt2(model, "gelu_new")
+    prompt = torch.randint(0, 31, (2, 5))
+    ours = model.generate(prompt, 12, SamplingParams(temperature=0.0))
+    hf.generation_config.eos_token_id = None  # generate all 12 tokens, as ours does
+    hf.generation_config.pad_token_id = 0
+    ref = hf.generate(prompt, max_new_tokens=12, do_sample=False, attention_mask=torch.ones_like(prompt))
+    assert torch.equal(ours, ref)
+    seeded = [
+        model.generate(prompt, 8, SamplingParams(top_k=5), torch.Generator().manual_seed(7)) for _ in range(2)
+    ]
+    assert torch.equal(*seeded)

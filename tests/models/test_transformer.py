@@ -13,9 +13,9 @@ from torch import nn
 
 from groundup.models.transformer import (
     Block,
+    Embedding,
     EncoderClassifier,
     EncoderDecoder,
-    Embedding,
     TransformerConfig,
     sinusoidal_positions,
 )

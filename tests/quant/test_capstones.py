@@ -29,18 +29,6 @@ def accuracies(report_text: str, row_start: str) -> list[float]:
 
 
 @pytest.mark.slow
-@pytest.mark.module("1.1")
-def test_basic_quantizer_capstone_int8_keeps_fp32_accuracy(tmp_path):
-    from groundup.quant.basic_quantizer import main
-
-    text = main(tmp_path, epochs=2).read_text()
-    fp32 = accuracies(text, "FP32")[0]
-    per_channel = accuracies(text, "INT8 per-channel W + per-tensor A | minmax")[0]
-    assert fp32 > 0.9 and per_channel > fp32 - 0.02
-    assert (tmp_path / "histograms.png").stat().st_size > 10_000
-
-
-@pytest.mark.slow
 @pytest.mark.module("1.3")
 def test_lora_capstone_adapts_to_rotated_digits(tmp_path):
     from groundup.compress.lora_study import main

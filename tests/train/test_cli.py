@@ -26,9 +26,12 @@ def test_train_then_sample_then_resume_with_more_iterations(tmp_path, corpus_fil
         f"--data-path={corpus_file}",
         "--progress=false",
         "--threads=1",
+        "--report-chars=40",
     ]
     assert main(args) == 0
     assert "6 iterations" in capsys.readouterr().out
+    report = (out / "report.md").read_text()
+    assert "| iterations | 6 |" in report and "![loss curves](loss.png)" in report
     assert main(["sample", "--ckpt", str(out), "--num-chars", "80", "--seed", "1"]) == 0
     text = capsys.readouterr().out
     assert len(text.rstrip("\n")) >= 70 and set(text) <= set(corpus_file.read_text()) | {"\n"}
@@ -51,6 +54,7 @@ def test_bad_keys_presets_and_architecture_changes_are_one_line_errors(tmp_path,
         "--eval-interval=3",
         f"--data-path={corpus_file}",
         "--progress=false",
+        "--report-chars=0",
     ]
     assert main(["train", "gpt", *common, "--out", str(tmp_path)]) == 0
     assert main(["train", "gpt", *common, "--n-head=4", "--out", str(tmp_path), "--resume"]) == 1

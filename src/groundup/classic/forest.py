@@ -64,8 +64,12 @@ class RandomForestClassifier(ClassifierMixin, BaseEstimator):
                 min_samples_leaf=self.min_samples_leaf,
                 max_features=self.max_features,
             )
-            rows = rng.randint(0, n, n) if self.bootstrap else np.arange(n)
-            tree.fit_encoded(X[rows], codes[rows], K, rng=np.random.RandomState(rng.randint(2**31 - 1)))
+            # A bootstrap sample as counts: each distinct row once, weighted by how often it was drawn.
+            # Same impurities as repeating rows, ~37% fewer rows to sort (scikit-learn does the same).
+            counts = np.bincount(rng.randint(0, n, n), minlength=n) if self.bootstrap else np.ones(n)
+            rows = np.flatnonzero(counts)
+            tree_rng = np.random.RandomState(rng.randint(2**31 - 1))
+            tree.fit_encoded(X[rows], codes[rows], K, rng=tree_rng, weights=counts[rows].astype(np.float64))
             tree.classes_ = self.classes_
             self.estimators_.append(tree)
         self.feature_importances_ = np.mean([t.feature_importances_ for t in self.estimators_], axis=0)

@@ -130,11 +130,13 @@ class TreeBuilder:
                 return None
             feats, Xn = feats[varying], Xn[:, varying]
         order = np.argsort(Xn, axis=0, kind="stable")
-        values = np.take_along_axis(Xn, order, axis=0)  # (m, f) sorted
+        values = Xn[order, np.arange(Xn.shape[1])]  # (m, f) each column sorted
         stats = np.cumsum(self.targets[idx[order]], axis=0)  # (m, f, s)
         m = len(idx)
-        n_left = np.arange(1, m)[:, None]  # (m-1, 1)
-        valid = (values[:-1] < values[1:]) & (n_left >= self.min_leaf) & (m - n_left >= self.min_leaf)
+        valid = values[:-1] < values[1:]  # (m-1, f): split after row i only between distinct values
+        if self.min_leaf > 1:  # row i leaves i + 1 samples on the left and m - i - 1 on the right
+            valid[: self.min_leaf - 1] = False
+            valid[m - self.min_leaf :] = False
         if not valid.any():
             return None
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -245,8 +247,11 @@ class DecisionTreeClassifier(ClassifierMixin, BaseDecisionTree):
         self.fit_encoded(X, codes, len(self.classes_))
         return self
 
-    def fit_encoded(self, X, codes, n_classes, rng=None):
+    def fit_encoded(self, X, codes, n_classes, rng=None, weights=None):
+        """Fit on integer labels 0..n_classes-1; `weights` (n,) counts repeated rows (a bootstrap)."""
         onehot = np.eye(n_classes)[codes]  # (n, K): per-sample class counts
+        if weights is not None:
+            onehot *= weights[:, None]
         self.grow(X, onehot, "entropy" if self.criterion == "log_loss" else self.criterion, rng)
         return self
 

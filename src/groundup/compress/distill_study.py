@@ -14,7 +14,7 @@ import torch
 from groundup.compress.distill import distillation_loss
 from groundup.compress.lora import count_parameters
 from groundup.quant.mnist import LeNet5, accuracy, load_mnist, mlp, train
-from groundup.quant.report import cached_model, markdown_table, write_report
+from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
 
 
 def main(
@@ -53,9 +53,18 @@ def main(
             ("student distilled", distilled),
         )
     ]
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plot_series(
+        out / "distill.png",
+        [f"{r[0]}\n({r[1]:,} params)" for r in rows],
+        {"test accuracy": [r[2] for r in rows]},
+        "test accuracy",
+        f"Distillation at T = {temperature}, α = {alpha}",
+    )
     sections = [
         f"Teacher: {teacher_epochs} epochs; students: {epochs} epochs each, on 4,000 MNIST digits (test: 1,000). Distillation loss: α·T²·KL(teacher‖student) "
         f"+ (1-α)·CE with T = {temperature}, α = {alpha}; both students start from the same weights.",
         markdown_table(["model", "parameters", "test accuracy"], rows),
+        f"![distillation]({figure.name})",
     ]
     return write_report(out, "Capstone 1.3: knowledge distillation on MNIST", sections)

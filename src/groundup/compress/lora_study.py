@@ -13,7 +13,7 @@ import torch
 
 from groundup.compress.lora import apply_lora, count_parameters, merge_lora
 from groundup.quant.mnist import accuracy, load_mnist, mlp, train
-from groundup.quant.report import cached_model, markdown_table, write_report
+from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
 
 
 def rotate(x: torch.Tensor) -> torch.Tensor:
@@ -79,11 +79,20 @@ def main(
         "rotated test accuracy",
         "upright test accuracy",
     ]
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plot_series(
+        out / "lora.png",
+        [f"{r[0]}\n({r[1]:,} trained)" for r in rows],
+        {"rotated (new task)": [r[3] for r in rows], "upright (forgetting)": [r[4] for r in rows]},
+        "test accuracy",
+        "Adapting an MNIST MLP to 90°-rotated digits",
+    )
     sections = [
         f"MLP 784-256-128-10 trained {epochs} epochs on upright digits, then adapted for {adapt_epochs} epochs on "
         f"{adapt_images} digits rotated by 90°; accuracy on the 1,000 test digits rotated (the new task) and "
         f"upright (what the adaptation forgets). Adam, lr 1e-3 for full fine-tuning and {lora_lr:g} for LoRA "
         "(adapters on all three Linear layers, α = 2r; the usual higher LoRA learning rate).",
         markdown_table(headers, rows),
+        f"![LoRA vs full fine-tuning]({figure.name})",
     ]
     return write_report(out, "Capstone 1.3: LoRA vs full fine-tuning on a shifted task", sections)

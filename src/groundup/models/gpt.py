@@ -39,6 +39,28 @@ class GPT(nn.Module):
             x = block(x, causal=True, rope=rope)
         return self.lm_head(self.ln_f(x))  # (B, T, vocab)
 
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, params=None, generator=None) -> torch.Tensor:
+        """idx (B, T) extended by `max_new_tokens` sampled tokens -> (B, T + max_new_tokens)."""
+        return generate_tokens(self, idx, max_new_tokens, self.cfg.block_size, params, generator)
+
     def num_params(self) -> int:
         """Parameters counted once (a tied head is the embedding)."""
         return sum(p.numel() for p in self.parameters())
+
+
+@torch.no_grad()
+def generate_tokens(model, idx, max_new_tokens: int, block_size: int, params=None, generator=None):
+    """Autoregressive sampling for any `forward(idx) -> logits` model of the ladder: feed at most the
+    last `block_size` tokens (the longest context it was trained on), draw the next token with
+    `groundup.generate.sample` (temperature, top-k, top-p, ...; `params` a SamplingParams), append."""
+    from groundup.generate import SamplingParams, sample  # the one sampler; imported late (higher layer)
+
+    params = params or SamplingParams()
+    was_training = model.training
+    model.eval()
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -block_size:])[:, -1]  # (B, V)
+        next_id = sample(logits, params, generator)  # (B,)
+        idx = torch.cat([idx, next_id[:, None]], dim=1)  # (B, T + 1)
+    model.train(was_training)
+    return idx

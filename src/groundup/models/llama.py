@@ -174,9 +174,10 @@ class Llama(nn.Module):
         factors = None
         if "rope_freqs.weight" in reader.tensors:
             factors = torch.from_numpy(reader.dequantize("rope_freqs.weight"))
-        with torch.device("meta"):
+        with torch.device("meta"):  # no random init of weights that are about to be replaced
             model = cls(cfg)
         model = model.to_empty(device="cpu")
+        # buffers are not in the state dict: build the rotary tables for real
         model.rope = RotaryEmbedding(cfg.head_dim, cfg.max_context, cfg.rope_theta, cfg.rope_scaling, factors)
         model.load_state_dict(_state_dict_from_gguf(reader, cfg), strict=True, assign=True)
         if cfg.tie_embeddings:

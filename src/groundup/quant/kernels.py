@@ -51,7 +51,7 @@ def quantized_linear(
     x8, zx = to_int8_codes(x_q, x_zero)
     lead = x8.shape[:-1]
     acc = int8_matmul(x8.reshape(-1, x8.shape[-1]), w_q)  # (M, N) int32
-    rowsum = w_q.to(torch.int32).sum(dim=1) if w_rowsum is None else w_rowsum  # (N,)
+    rowsum = w_q.to(torch.int32).sum(dim=1, dtype=torch.int32) if w_rowsum is None else w_rowsum  # (N,)
     acc = acc - zx * rowsum  # zero-point correction
     y = acc.float() * (x_scale.float() * w_scale.float().reshape(-1))  # (M, N)
     if bias is not None:

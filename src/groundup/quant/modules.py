@@ -79,7 +79,9 @@ class _QuantLayer(nn.Module):
             self.register_buffer("weight_q", codes.to(torch.int8))
             self.register_buffer("weight_scale", w_scale)
             # Σ_k W_q[n, k] per output: the activation zero-point correction, computed once
-            self.register_buffer("weight_rowsum", codes.to(torch.int32).flatten(1).sum(dim=1))
+            self.register_buffer(
+                "weight_rowsum", codes.to(torch.int32).flatten(1).sum(dim=1, dtype=torch.int32)
+            )
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
 
     def quantized_weight(self) -> torch.Tensor:

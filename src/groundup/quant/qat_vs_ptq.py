@@ -18,7 +18,7 @@ from groundup.quant.affine import QScheme
 from groundup.quant.mnist import LeNet5, accuracy, load_mnist, train
 from groundup.quant.model import calibrate, convert, model_nbytes, quantize_model
 from groundup.quant.modules import QuantConfig
-from groundup.quant.report import cached_model, markdown_table, write_report
+from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
 
 SETTINGS = (
     ("W4 per-channel", QScheme(bits=4, granularity="channel")),
@@ -73,10 +73,19 @@ def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path
         "QAT accuracy (fake-quant)",
         "bytes",
     ]
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plot_series(
+        out / "qat-vs-ptq.png",
+        [r[0].replace(" / A8", "") for r in rows[2:]],
+        {"PTQ": [r[1] for r in rows[2:]], "QAT": [r[2] for r in rows[2:]]},
+        "test accuracy",
+        f"LeNet-5, INT8 activations; FP32 control {rows[1][3]:.3f}",
+    )
     sections = [
         f"LeNet-5 on MNIST (4,000 train / 1,000 test). QAT: {qat_epochs} epoch(s) of fine-tuning from the FP32 "
         "weights with fake quantization (straight-through estimator), Adam lr 2e-4, then conversion to integer "
         "execution. PTQ: the same FP32 weights quantized directly, activations calibrated on 200 images.",
         markdown_table(headers, rows),
+        f"![QAT vs PTQ]({figure.name})",
     ]
     return write_report(out, "QAT vs PTQ at low-bit weights (LeNet-5, MNIST)", sections, name="qat-vs-ptq.md")

@@ -33,7 +33,9 @@ def write_report(out: Path, title: str, sections: Sequence[str], name: str = "re
     return path
 
 
-def cached_model(name: str, build: Callable[[], nn.Module], train: Callable[[nn.Module], nn.Module]) -> nn.Module:
+def cached_model(
+    name: str, build: Callable[[], nn.Module], train: Callable[[nn.Module], nn.Module]
+) -> nn.Module:
     """Load a trained model's weights from the user cache (~/.cache/groundup/capstones/NAME.pt) if there,
     else train it and save it there, so capstones sharing a baseline train it once."""
     from groundup.data.datasets import cache_dir

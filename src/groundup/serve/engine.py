@@ -18,7 +18,7 @@ from groundup.generate import SamplingParams, make_generator, sampling_probs
 from groundup.serve.block_manager import BlockManager
 from groundup.serve.metrics import EngineMetrics
 from groundup.serve.model_runner import ModelRunner, PagedModel
-from groundup.serve.scheduler import Scheduler, SchedulerConfig
+from groundup.serve.scheduler import ScheduledBatch, Scheduler, SchedulerConfig
 from groundup.serve.sequence import FinishReason, Sequence
 from groundup.serve.speculative import next_num_drafts, propose_ngram, sample_from, verify
 
@@ -229,8 +229,6 @@ class Engine:
         """Layer-skip self-draft: the target's first `draft_layers` layers + its LM head propose the
         drafts one position at a time. Those layers' K/V for a token equal the target's, so the draft
         reads and writes the target's own cache; the verifying forward rewrites the draft positions."""
-        from groundup.serve.scheduler import ScheduledBatch
-
         drafting = [s for s in batch.seqs if s.draft_ids]
         probs = {s.seq_id: [] for s in drafting}
         saved = {s.seq_id: s.num_computed_tokens for s in drafting}

@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     gpt.add_argument("--preset", default=None, help="named config, e.g. shakespeare-char-cpu or tiny")
     gpt.add_argument("--out", default=None, help="run directory: checkpoint, metrics.jsonl, loss.png")
     gpt.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    gpt.add_argument(
+        "--report-chars", type=int, default=500, help="characters sampled into --out/report.md (0: no report)"
+    )
     gpt.set_defaults(func=cmd_train_gpt, overrides={})
     ladder = kinds.add_parser(
         "ladder", help="train bigram ... GPT at comparable sizes; write a table and plot"
@@ -50,7 +53,7 @@ def register(subparsers) -> None:
     sample.add_argument("--num-chars", type=int, default=500)
     sample.add_argument("--prompt", default="\n")
     sample.add_argument("--temperature", type=float, default=1.0)
-    sample.add_argument("--top-k", type=int, default=None)
+    sample.add_argument("--top-k", type=int, default=0, help="keep the k most likely characters (0 = all)")
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(func=cmd_sample)
 
@@ -61,6 +64,11 @@ def cmd_train_gpt(args) -> int:
 
     cfg = make_config(args.preset, **args.overrides)
     result = train(cfg, args.out, resume=args.resume)
+    if args.out and args.report_chars > 0:
+        from groundup.train.report import write_run_report
+        from groundup.train.sample import sample_text
+
+        write_run_report(args.out, cfg, result, sample_text(args.out, args.report_chars))
     print(
         f"{cfg.model}: {result.iters} iterations, val loss {result.val_loss:.4f} "
         f"(best {result.best_val_loss:.4f}), {result.params:,} parameters, "

@@ -42,7 +42,7 @@ class ReportConfig:
     calib_samples: int = 4
     calib_len: int = 256
     decode_tokens: int = 4
-    threads: int = 2
+    threads: int = 1  # on a busy shared machine one thread beats two (small ops wait on each other)
 
 
 @dataclass

@@ -1,0 +1,50 @@
+"""A run's markdown report: what was trained, how well, how fast, and a sample of what it writes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from groundup.train.config import TrainConfig
+from groundup.train.trainer import TrainResult
+
+
+def write_run_report(out_dir, cfg: TrainConfig, result: TrainResult, sample: str) -> Path:
+    """out_dir/report.md beside loss.png and metrics.jsonl."""
+    out = Path(out_dir)
+    evals = "\n".join(f"| {e['iter']} | {e['val_loss']:.4f} | {e['elapsed_s']:.0f} |" for e in result.evals)
+    text = f"""# {cfg.model} on {cfg.data_path or cfg.dataset}
+
+| | |
+|---|---|
+| parameters | {result.params:,} |
+| iterations | {result.iters}{" (stopped early)" if result.stopped_early else ""} |
+| final validation loss | {result.val_loss:.4f} nats/char (perplexity {math.exp(result.val_loss):.2f}) |
+| best validation loss | {result.best_val_loss:.4f} |
+| final training loss (last batch) | {result.train_loss:.4f} |
+| throughput | {result.tokens_per_s:,.0f} tokens/s |
+| wall time | {result.wall_s:.0f} s |
+
+Architecture: {cfg.n_layer} layers, {cfg.n_head} heads, n_embd {cfg.n_embd}, block {cfg.block_size},
+{cfg.norm}-norm, {cfg.pos} positions, {cfg.activation}, tied weights {cfg.tie_weights}, dropout {cfg.dropout}.
+Optimisation: batch {cfg.batch_size} x {cfg.grad_accum} accumulation, AdamW lr {cfg.lr} -> {cfg.min_lr}
+(warmup {cfg.warmup_iters}, cosine to {cfg.lr_decay_iters}), betas ({cfg.beta1}, {cfg.beta2}),
+weight decay {cfg.weight_decay}, clip {cfg.grad_clip}, {cfg.dtype}, compile {cfg.compile}.
+
+## Validation loss during training (in this process)
+
+| iteration | val loss | elapsed (s) |
+|---:|---:|---:|
+{evals}
+
+![loss curves](loss.png)
+
+## Sample ({len(sample)} characters)
+
+```
+{sample}
+```
+"""
+    path = out / "report.md"
+    path.write_text(text)
+    return path
