@@ -86,6 +86,7 @@ def run(report: Report, quick: bool) -> None:
         else ReportConfig()
     )
     config.threads = int(os.environ.get("QUANT_LLM_THREADS", config.threads))
+    config.calib_samples = int(os.environ.get("QUANT_LLM_CALIB_SAMPLES", config.calib_samples))
     only = os.environ.get("QUANT_LLM_ROWS")  # comma-separated row names, to re-run a few rows
     setup = load_setup(config)
     env = config_env(config)

@@ -97,6 +97,39 @@ def kv_usage(engine: Engine) -> tuple[int, int, int]:
     return len(blocks) * bs, min(used, len(blocks) * bs), len(running) * CONTIGUOUS_MAX_LEN
 
 
+def kv_waste_by_block_size(tokenizer, quick: bool) -> list[dict]:
+    """KV waste at concurrency 16 for several block sizes. Allocation depends only on lengths
+    (outputs are forced to their drawn length), so a tiny random Llama with SmolLM2's vocabulary
+    stands in for the real one and the sweep takes seconds."""
+    from groundup.models.llama import Llama, LlamaConfig
+
+    torch.manual_seed(0)
+    tiny = Llama(
+        LlamaConfig(
+            vocab_size=tokenizer.vocab_size,
+            dim=32,
+            n_layers=2,
+            n_heads=4,
+            n_kv_heads=2,
+            hidden_dim=64,
+            max_context=2048,
+        )
+    ).eval()
+    reqs = workload(16 if quick else 64, tokenizer, seed=16)
+    rows = []
+    for bs in (4, 8, 16, 32):
+        engine = Engine(tiny, EngineConfig(num_blocks=4096 // bs * 16, block_size=bs, max_running=16))
+        r = run_closed_loop(engine, reqs, 16, sample_waste=True)
+        rows.append(
+            dict(
+                case=f"kv waste block_size {bs}",
+                kv_waste_paged=r["paged_waste"],
+                kv_waste_contiguous=r["contiguous_waste"],
+            )
+        )
+    return rows
+
+
 def hf_one_at_a_time(hf, requests) -> dict:
     """transformers' generate, one request after another (greedy, forced lengths)."""
     t0 = time.perf_counter()
@@ -217,6 +250,9 @@ def run(report, quick: bool) -> None:
             same_outputs_as_static=sorted(cont["outputs"]) == sorted(stat["outputs"]),
             requests=len(reqs),
         )
+
+    for row in kv_waste_by_block_size(tokenizer, quick):
+        report.add(**row)
 
     repetitive = f"Repeat this text word for word:\n\n{SOURCE_TEXT}"
     free = "Write a short story about a lighthouse keeper who finds a message in a bottle."

@@ -139,10 +139,15 @@ def test_distillation_moves_the_student_towards_the_teacher():
     x = torch.randn(256, 20)
     y = teacher(x).argmax(-1)
     opt = torch.optim.Adam(student.parameters(), lr=1e-2)
+
     def gap():
         return F.kl_div(
-            F.log_softmax(student(x), -1), F.log_softmax(teacher(x), -1), log_target=True, reduction="batchmean"
+            F.log_softmax(student(x), -1),
+            F.log_softmax(teacher(x), -1),
+            log_target=True,
+            reduction="batchmean",
         ).item()
+
     before = gap()
     for _ in range(20):
         distill(teacher, student, [(x, y)], opt, temperature=2.0, alpha=0.9)

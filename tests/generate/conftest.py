@@ -1,12 +1,21 @@
-"""Fixtures for generation tests (the same as tests/models/conftest.py): the real SmolLM2-135M-Instruct, ours and transformers', loaded
-once per test session from the bundled GGUF (both dequantized to float32)."""
+"""Fixtures for tests on the real SmolLM2-135M-Instruct: ours (`smollm2`), transformers' from the
+same GGUF (`hf_smollm2`, float32) and our tokenizer, each loaded once per test process (see
+real_models.py; the same fixtures as tests/models/conftest.py over the same cache)."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
 
-from groundup.data import smollm2_gguf_path
+_spec = importlib.util.spec_from_file_location(
+    "_real_models_loader", Path(__file__).parent.parent / "models" / "real_models.py"
+)
+_loader = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_loader)
+real_models = _loader.load_shared()
 
 
 @pytest.fixture(scope="module")
@@ -22,24 +31,16 @@ def one_thread():
 @pytest.fixture(scope="session")
 def smollm2():
     """Our Llama from the bundled GGUF, in eval mode."""
-    from groundup.models.llama import Llama
-
-    return Llama.from_gguf(smollm2_gguf_path())
+    return real_models.ours()
 
 
 @pytest.fixture(scope="session")
 def hf_smollm2():
     """transformers' LlamaForCausalLM loaded from the same GGUF file (`gguf_file=`), float32."""
-    transformers = pytest.importorskip("transformers")
-    path = smollm2_gguf_path()
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=torch.float32
-    )
-    return model.eval()
+    pytest.importorskip("transformers")
+    return real_models.transformers_model()
 
 
 @pytest.fixture(scope="session")
 def smollm2_tokenizer():
-    from groundup.tokenizers.gguf import from_gguf
-
-    return from_gguf(smollm2_gguf_path())
+    return real_models.tokenizer()

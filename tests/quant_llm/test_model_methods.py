@@ -6,12 +6,12 @@ import copy
 import pytest
 import torch
 
-from groundup.quant.llm.awq import awq_quantize_model
+from groundup.quant.llm.awq import awq_quantize_model, search_clip
 from groundup.quant.llm.gptq import gptq_quantize_model
 from groundup.quant.llm.nf4 import NF4Linear, nf4_quantize_model
 from groundup.quant.llm.qlora import add_qlora, train_adapters
 from groundup.quant.llm.qweight import WeightOnlyLinear
-from groundup.quant.llm.rtn import rtn_quantize_model
+from groundup.quant.llm.rtn import rtn_quantize, rtn_quantize_model
 from groundup.quant.llm.smoothquant import W8A8Linear, smoothquant_model
 
 from .conftest import make_tiny_llama
@@ -51,6 +51,16 @@ def test_awq_beats_rtn_at_w3(tiny_llama, windows):
     awq = awq_quantize_model(copy.deepcopy(tiny_llama), windows, 3, 32)
     rtn = rtn_quantize_model(copy.deepcopy(tiny_llama), 3, 32)
     assert logits_mse(awq, tiny_llama, windows) < logits_mse(rtn, tiny_llama, windows)
+
+
+def test_awq_clip_search_handles_a_short_last_group():
+    torch.manual_seed(0)
+    w, x = torch.randn(16, 96), torch.randn(200, 96)
+    ratio = search_clip(x, w, 4, 64)  # 96 = 64 + 32
+    assert ratio.shape == (16, 2) and bool(((ratio >= 0.5) & (ratio <= 1)).all())
+    clipped = rtn_quantize(w, 4, 64, clip=ratio).dequantize()
+    plain = rtn_quantize(w, 4, 64).dequantize()
+    assert ((x @ (clipped - w).T) ** 2).mean() <= ((x @ (plain - w).T) ** 2).mean()
 
 
 def test_smoothquant_folding_is_function_preserving(tiny_llama, windows):

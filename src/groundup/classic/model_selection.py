@@ -122,9 +122,12 @@ def get_scorer(scoring):
 
 
 def is_classifier(estimator) -> bool:
+    """Ours say so in `tag_overrides` (no scikit-learn import); others, e.g. scikit-learn's, in their tags."""
+    if hasattr(estimator, "tag_overrides"):
+        return estimator.tag_overrides().get("estimator_type") == "classifier"
     try:
         return estimator.__sklearn_tags__().estimator_type == "classifier"
-    except (AttributeError, ImportError):
+    except AttributeError:
         return False
 
 

@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "distill", help="wide LeNet-5 teacher -> small MLP student vs the student trained alone"
     )
     common(distill, "distill", epochs=20)
-    distill.add_argument("--teacher-epochs", type=int, default=4)
+    distill.add_argument(
+        "--teacher-epochs", type=int, default=4, help="teacher training epochs (--epochs: student)"
+    )
     distill.add_argument("--temperature", type=float, default=2.0)
     distill.add_argument("--alpha", type=float, default=0.5, help="weight of the soft-target term")
     distill.set_defaults(func=distill_command)
@@ -39,7 +41,10 @@ def common(p: argparse.ArgumentParser, name: str, epochs: int) -> None:
     out = f"{OUT}/{name}"
     p.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default: {out})")
     p.add_argument(
-        "--epochs", type=int, default=epochs, help="training epochs of the base model (cached in --out)"
+        "--epochs",
+        type=int,
+        default=epochs,
+        help="training epochs of the base model (trained models are cached in ~/.cache/groundup/capstones)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")

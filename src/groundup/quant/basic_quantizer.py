@@ -21,6 +21,7 @@ from groundup.quant.observers import make_observer
 from groundup.quant.report import cached_model, markdown_table, write_report
 
 CALIBRATION_IMAGES = 200
+OBSERVER_NAMES = ("minmax", "percentile", "mse", "entropy")
 
 
 def configs(observer: str) -> dict[str, QuantConfig]:
@@ -33,7 +34,7 @@ def configs(observer: str) -> dict[str, QuantConfig]:
     }
 
 
-def main(out: Path, epochs: int = 6, seed: int = 0) -> Path:
+def main(out: Path, epochs: int = 6, seed: int = 0, observers: tuple[str, ...] = OBSERVER_NAMES) -> Path:
     torch.manual_seed(seed)
     data = load_mnist()
     baseline = cached_model(
@@ -44,7 +45,7 @@ def main(out: Path, epochs: int = 6, seed: int = 0) -> Path:
     calib = data.x_train[:CALIBRATION_IMAGES]
     fp32_acc, fp32_bytes = accuracy(baseline, data.x_test, data.y_test), model_nbytes(baseline)
     rows = [["FP32", "-", fp32_acc, fp32_bytes, 1.0]]
-    for observer in ("minmax", "percentile", "mse", "entropy"):
+    for observer in observers:
         for name, config in configs(observer).items():
             model = calibrate(quantize_model(baseline, config), calib.split(50))
             size = model_nbytes(model)

@@ -33,7 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default: {out})")
     p.add_argument(
-        "--epochs", type=int, default=6, help="FP32 training epochs (the trained model is cached in --out)"
+        "--epochs",
+        type=int,
+        default=6,
+        help="FP32 training epochs (the trained model is cached in ~/.cache/groundup/capstones)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")

@@ -67,10 +67,10 @@ def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path
             ]
         )
     headers = [
-        "weights / activations",
-        "PTQ accuracy",
+        "model",
+        "FP32 or PTQ accuracy (int)",
         "QAT accuracy (int)",
-        "QAT accuracy (fake-quant)",
+        "QAT (fake-quant) or FP32 control accuracy",
         "bytes",
     ]
     out.mkdir(parents=True, exist_ok=True)

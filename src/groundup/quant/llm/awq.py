@@ -118,9 +118,8 @@ def search_clip(
     best_ratio = torch.ones(out_f, n_groups)
     for step in range(int(n_grid * (1 - CLIP_MIN_RATIO)) + 1):
         ratio = 1 - step / n_grid
-        delta = (rtn_quantize(w, bits, group_size, clip=ratio).dequantize() - w).reshape(
-            out_f, -1, g
-        )  # (out, G, g)
+        delta = F.pad(rtn_quantize(w, bits, group_size, clip=ratio).dequantize() - w, (0, pad))
+        delta = delta.reshape(out_f, n_groups, g)  # (out, G, g)
         err = torch.einsum("ngk,ogk->nog", xg, delta).pow(2).mean(dim=0)  # (out, G)
         better = err < best_err
         best_err = torch.where(better, err, best_err)

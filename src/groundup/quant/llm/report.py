@@ -197,13 +197,14 @@ def our_rows(
             )
     rows.append(("AWQ W4 g128", {"method": "awq", "bits": 4, "group_size": 128}, q("awq", 4, 128)))
     rows.append(("NF4+DQ", {"method": "nf4", "bits": 4, "group_size": 64}, q("nf4", 4, None)))
-    rows.append(
-        (
-            "SmoothQuant W8A8 a=0.5",
-            {"method": "smoothquant", "bits": 8, "alpha": 0.5},
-            q("smoothquant", 8, None, alpha=0.5),
+    for alpha in (0.5, 0.3, 0.7, 0.85):  # the migration-strength sweep
+        rows.append(
+            (
+                f"SmoothQuant W8A8 a={alpha}",
+                {"method": "smoothquant", "bits": 8, "alpha": alpha},
+                q("smoothquant", 8, None, alpha=alpha),
+            )
         )
-    )
     return rows
 
 
