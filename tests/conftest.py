@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Two xdist workers share two cores: one BLAS/torch thread each avoids oversubscription, which made
+# small torch steps ~30x slower under load. Set before any test module imports numpy or torch.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 pytest_plugins = ["groundup.curriculum.pytest_plugin", "pytester"]
 
 

@@ -52,6 +52,11 @@ def test_the_one_disagreement_is_the_digit_split(smollm2, hf_smollm2_as_converte
     assert [smollm2.id_to_token(i) for i in ours[:4]] == ["4", "Ġ", "Â½", "Ġmonths"]
 
 
+def test_bytes_without_a_token_are_dropped_before_merging(smollm2, hf_smollm2):
+    """0x04 has no token: transformers (and we) drop it first, so "!!" merges; llama.cpp gives [17, 17]."""
+    assert smollm2.encode("!\x04!") == hf_smollm2.encode("!\x04!").ids == [smollm2.token_to_id("!!")]
+
+
 def test_chat_template_specials_and_interface(smollm2, hf_smollm2):
     prompt = "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi 👋<|im_end|>\n"
     ids = smollm2.encode(prompt)

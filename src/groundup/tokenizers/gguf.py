@@ -9,8 +9,10 @@ A GGUF file carries its tokenizer as metadata instead of a `tokenizer.json`:
     tokenizer.ggml.token_type   1 normal, 3 control (<|im_start|>), 4 user-defined
     tokenizer.ggml.bos/eos_token_id, add_bos_token, add_eos_token; tokenizer.chat_template
 
-Bytes without a token of their own (SmolLM2 has none for 21 bytes, such as 0x04 and 0xff) are dropped before merging, as transformers does; llama.cpp drops them after merging,
-which differs only when such a byte sits between two letters that could merge.
+Bytes without a token of their own (SmolLM2 has none for 21 bytes, such as 0x04 and 0xff) are
+dropped before merging, as transformers does; llama.cpp drops them after merging, which differs
+only when such a byte sits inside a chunk between two bytes that merge ("!\\x04!" is [10095] "!!"
+here and in transformers, [17, 17] in llama.cpp). Otherwise the ids equal llama.cpp's.
 
 Unlike tiktoken's rank files, the merges are a list of *pairs*: encoding a chunk starts from its
 bytes' tokens and repeatedly applies the best-ranked (then leftmost) adjacent pair in the list.

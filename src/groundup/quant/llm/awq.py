@@ -46,7 +46,7 @@ def search_scale(
     bits: int,
     group_size: int | None,
     n_grid: int = N_GRID,
-    max_tokens: int = 2048,
+    max_tokens: int = 512,
 ) -> tuple[torch.Tensor, float]:
     """Best per-channel scale s (in,) and its exponent α for Linears sharing input x (tokens, in).
 
