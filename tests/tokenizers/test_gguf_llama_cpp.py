@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from groundup.data import smollm2_gguf_path
 
-pytestmark = pytest.mark.module("3.2")
+# An optional peer (a llama-tokenize binary built by hand): outside the default suite.
+pytestmark = [pytest.mark.module("3.2"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

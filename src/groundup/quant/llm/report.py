@@ -39,7 +39,7 @@ CHARS_PER_TOKEN_GUESS = 3  # generous: the text prefix we tokenize always holds 
 class ReportConfig:
     eval_windows: int = 2
     eval_len: int = 256
-    calib_samples: int = 4
+    calib_samples: int = 16  # 4 x 256 tokens made GPTQ overfit (rank-deficient Hessians)
     calib_len: int = 256
     decode_tokens: int = 4
     threads: int = 1  # on a busy shared machine one thread beats two (small ops wait on each other)
