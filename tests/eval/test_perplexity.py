@@ -35,12 +35,30 @@ def hf_perplexity(hf, ids, context_length, stride):
 
 
 def test_windows_score_every_token_once():
-    for n, ctx, stride in [(10, 4, 2), (10, 4, 4), (9, 16, 8), (100, 32, 7)]:
+    for n, ctx, stride in [(10, 4, 2), (9, 16, 8), (100, 32, 7)]:
         spans = windows(n, ctx, stride)
         assert sum(s for _, _, s in spans) == n - 1
         assert all(end - begin <= ctx for begin, end, _ in spans)
     with pytest.raises(ValueError, match="stride=0"):
         windows(10, 4, 0)
+
+
+def test_disjoint_windows_skip_each_chunk_first_token():
+    """stride == context_length: each chunk scores its own tokens 1..len-1, nothing else."""
+    assert windows(10, 4, 4) == [(0, 4, 3), (4, 8, 3), (8, 10, 1)]
+    torch.manual_seed(0)
+    table = torch.randn(11, 11)
+
+    class Bigram(torch.nn.Module):  # logits depend on the current token only
+        def forward(self, x):
+            return table[x]
+
+    ids = torch.randint(0, 11, (12,)).tolist()
+    chunks = torch.tensor(ids).reshape(3, 4)
+    logp = torch.log_softmax(table[chunks[:, :-1]], -1).gather(-1, chunks[:, 1:, None])
+    result = perplexity(Bigram(), ids, context_length=4, stride=4)
+    assert result.n_tokens == 9 and result.n_windows == 3
+    assert math.isclose(result.perplexity, math.exp(-float(logp.mean())), rel_tol=1e-6)
 
 
 @pytest.fixture(scope="module")

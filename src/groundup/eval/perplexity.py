@@ -5,8 +5,9 @@
 A model sees at most `context_length` tokens, so a long text is scored in windows. Each window
 starts `stride` tokens after the previous one and scores only the tokens the previous window did not
 (its last `end - previous_end` tokens); the rest is context. stride = context_length gives disjoint
-chunks (fast, pessimistic: early tokens of each chunk have little context); a smaller stride gives
-every scored token more context at the cost of more forward passes. This is the recipe of
+chunks (fast, pessimistic: early tokens of each chunk have little context, and the first token of each
+chunk is not scored at all, having none); a smaller stride gives every scored token more context at the
+cost of more forward passes. This is the recipe of
 transformers' "Perplexity of fixed-length models" guide, done with exact per-token sums.
 """
 
@@ -31,7 +32,8 @@ class PerplexityResult:
 
 
 def windows(n_tokens: int, context_length: int, stride: int) -> list[tuple[int, int, int]]:
-    """(begin, end, n_scored) per window over tokens[0:n_tokens]; together they score tokens 1..n-1."""
+    """(begin, end, n_scored) per window over tokens[0:n_tokens]. With stride < context_length they
+    score tokens 1..n-1 once each; a window never scores its own first token (nothing predicts it)."""
     if context_length < 2:
         raise ValueError(f"context_length={context_length} must be >= 2")
     if not 1 <= stride <= context_length:
@@ -39,9 +41,7 @@ def windows(n_tokens: int, context_length: int, stride: int) -> list[tuple[int, 
     out, previous_end = [], 0
     for begin in range(0, n_tokens, stride):
         end = min(begin + context_length, n_tokens)
-        scored = end - previous_end
-        if begin == 0:
-            scored -= 1  # the first token has nothing to be predicted from
+        scored = min(end - previous_end, end - begin - 1)
         out.append((begin, end, scored))
         previous_end = end
         if end == n_tokens:

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from groundup.quant.llm.arch import decoder_blocks
@@ -90,18 +88,15 @@ def load_setup(config: ReportConfig | None = None, gguf_path: str | None = None)
     return Setup(model, tokenizer, eval_ids, calib_ids, config, paths)
 
 
-@torch.no_grad()
-def perplexity(model: nn.Module, windows: torch.Tensor, batch_size: int = 2) -> float:
-    """exp of the mean next-token NLL over every window (each window scored on its own, from position 0)."""
-    total, count = 0.0, 0
-    for start in range(0, windows.shape[0], batch_size):
-        ids = windows[start : start + batch_size]  # (B, T)
-        logits = model(ids[:, :-1])  # (B, T-1, vocab)
-        nll = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1), reduction="sum"
-        )
-        total, count = total + float(nll), count + ids[:, 1:].numel()
-    return math.exp(total / count)
+def perplexity(model: nn.Module, windows: torch.Tensor) -> float:
+    """exp of the mean next-token NLL over every window (B, T), each scored on its own from position 0:
+    `groundup.eval.perplexity` with disjoint windows of length T."""
+    from groundup.eval.perplexity import perplexity as sliding_perplexity
+
+    length = windows.shape[1]
+    return sliding_perplexity(
+        model, windows.reshape(-1).tolist(), context_length=length, stride=length
+    ).perplexity
 
 
 @torch.no_grad()
