@@ -31,5 +31,16 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def make_adamw(model: nn.Module, *, lr: float, weight_decay: float, betas: tuple[float, float]):
-    """AdamW over `param_groups`; the multi-tensor (foreach) update handles all parameters per kernel."""
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas, foreach=True)
+    """AdamW over `param_groups`, with torch's fused kernel: one pass per group updates the moments and
+    the weights of every parameter (the same update as the per-tensor loop, without its ~20 kernel
+    launches per tensor). It needs floating-point parameters on a device the kernel supports; the
+    multi-tensor (foreach) update is the fallback."""
+    params = list(model.parameters())
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(
+        param_groups(model, weight_decay),
+        lr=lr,
+        betas=betas,
+        fused=fused or None,
+        foreach=None if fused else True,
+    )

@@ -46,6 +46,7 @@ class TrainResult:
     tokens_per_s: float
     params: int
     evals: list[dict]  # {"iter", "val_loss", "elapsed_s"} per evaluation of this process
+    first_step_s: float = 0.0  # the untimed first step: warm-up, and compilation with `compile`
 
 
 def lm_loss(model, x, y) -> torch.Tensor:
@@ -208,7 +209,7 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
     bar = tqdm(total=cfg.max_iters, initial=start_iter, disable=not (cfg.progress and main), unit="it")
     model.train()
     loss_value, val, stopped_early, iters = math.nan, math.nan, False, start_iter
-    timed_tokens, timed_seconds, evals = 0, 0.0, []
+    timed_tokens, timed_seconds, evals, first_step_s = 0, 0.0, [], 0.0
     for it in range(start_iter, cfg.max_iters):
         t0 = time.perf_counter()
         lr = schedule.apply(optimizer)
@@ -231,6 +232,8 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         dt = time.perf_counter() - t0
         if it > start_iter:  # the first step pays for warm-up (and compilation)
             timed_tokens, timed_seconds = timed_tokens + tokens_per_iter, timed_seconds + dt
+        else:
+            first_step_s = dt
         if iters % cfg.log_interval == 0 or iters == cfg.max_iters:
             loss_value = distributed.mean_across_ranks(loss_sum, dist_info).item()
             log.write(iter=iters, loss=loss_value, lr=lr, tokens_per_s=tokens_per_iter / dt)
@@ -266,4 +269,5 @@ def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, d
         timed_tokens / timed_seconds if timed_seconds else 0.0,
         count_params(model),
         evals,
+        first_step_s,
     )

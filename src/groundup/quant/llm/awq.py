@@ -47,26 +47,40 @@ def search_scale(
     group_size: int | None,
     n_grid: int = N_GRID,
     max_tokens: int = 512,
+    combine: Callable[[list[torch.Tensor]], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, float]:
     """Best per-channel scale s (in,) and its exponent α for Linears sharing input x (tokens, in).
 
-    The magnitudes use every token; the error is evaluated on `max_tokens` evenly spaced ones (cost).
+    The error is measured on `combine(outputs)` (e.g. the whole MLP output down(silu(gate)·up)), or on
+    the concatenated outputs of the Linears when `combine` is None. The magnitudes use every token;
+    the error is evaluated on `max_tokens` evenly spaced ones (cost).
     """
+    combine = combine or (lambda outputs: torch.cat(outputs, dim=-1))
     magnitude = activation_magnitude(x)
     x = x[:: max(1, x.shape[0] // max_tokens)][:max_tokens].float()
-    reference = [x @ w.float().T for w in weights]  # each (tokens, out)
+    reference = combine([x @ w.float().T for w in weights])  # (tokens, out)
     best = (float("inf"), torch.ones_like(magnitude), 0.0)
     for step in range(n_grid):
         alpha = step / n_grid
         s = magnitude.pow(alpha).clamp(min=1e-4)
         s = s / (s.max() * s.min()).sqrt()  # (in,)
-        err = 0.0
-        for w, ref in zip(weights, reference):
-            w_q = rtn_quantize(w.float() * s, bits, group_size).dequantize() / s  # Q(W·s)/s (out, in)
-            err += float(((x @ w_q.T - ref) ** 2).sum())
+        # Q(W·s)/s (out, in) for every Linear
+        w_q = [rtn_quantize(w.float() * s, bits, group_size).dequantize() / s for w in weights]
+        err = float(((combine([x @ w.T for w in w_q]) - reference) ** 2).sum())
         if err < best[0]:
             best = (err, s, alpha)
     return best[1], best[2]
+
+
+def mlp_output(down: torch.Tensor, fused: bool) -> Callable[[list[torch.Tensor]], torch.Tensor]:
+    """combine() for gate/up: the MLP output down(silu(gate)·up) with the float down weight (out, hidden)."""
+    down = down.detach().float()
+
+    def combine(outputs: list[torch.Tensor]) -> torch.Tensor:
+        gate, up = outputs[0].chunk(2, dim=-1) if fused else outputs
+        return (F.silu(gate) * up) @ down.T
+
+    return combine
 
 
 @torch.no_grad()
@@ -144,6 +158,7 @@ def awq_quantize_model(
     *,
     clip: bool = True,
     quantize: bool = True,
+    mlp_loss: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> nn.Module:
     """AWQ every decoder block in place: search and fold scales (norm→q/k/v, v→o when widths match,
@@ -167,7 +182,10 @@ def awq_quantize_model(
             steps.append((*block.v_rows(), ("o",)))
         for previous, rows, roles in steps:
             targets = [linears[r] for r in roles]
-            s, _ = search_scale(x[roles[0]], [t.weight for t in targets], bits, group_size)
+            combine = None
+            if mlp_loss and roles == block.mlp_in:  # the error of the whole MLP, not of gate/up alone
+                combine = mlp_output(linears["down"].weight, fused=len(roles) == 1)
+            s, _ = search_scale(x[roles[0]], [t.weight for t in targets], bits, group_size, combine=combine)
             if rows is None:
                 fold_scale(previous, targets, s)
             else:

@@ -35,7 +35,7 @@ CHARS_PER_TOKEN_GUESS = 3  # generous: the text prefix we tokenize always holds 
 
 @dataclass
 class ReportConfig:
-    eval_windows: int = 2
+    eval_windows: int = 8  # 2 x 256 tokens was too noisy to rank RTN vs AWQ (they swapped order)
     eval_len: int = 256
     calib_samples: int = 16  # 4 x 256 tokens made GPTQ overfit (rank-deficient Hessians)
     calib_len: int = 256
