@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 
 # The main job: our GGUF reader, tokenizer, Llama and sampler on the bundled SmolLM2 (prints tokens/s).
 run: $(STAMP)
-	$(VENV)/bin/groundup generate "The capital of France is" --max-tokens 32 --temperature 0
+	$(VENV)/bin/groundup generate "What is the capital of France? Answer in one sentence." --chat --stream --max-tokens 48 --temperature 0
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -121,7 +121,6 @@ OPTIONS = {
     "fp32": {},
     "bf16": {"dtype": "bfloat16"},
     "compile": {"compile": True},
-    "bf16+compile": {"dtype": "bfloat16", "compile": True},
 }
 
 
