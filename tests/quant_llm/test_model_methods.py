@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 
-from groundup.quant.llm.awq import awq_quantize_model, search_clip
+from groundup.quant.llm.awq import awq_quantize_model, mlp_output, search_clip, search_scale
 from groundup.quant.llm.gptq import gptq_quantize_model
 from groundup.quant.llm.nf4 import NF4Linear, nf4_quantize_model
 from groundup.quant.llm.qlora import add_qlora, train_adapters
@@ -51,6 +51,27 @@ def test_awq_beats_rtn_at_w3(tiny_llama, windows):
     awq = awq_quantize_model(copy.deepcopy(tiny_llama), windows, 3, 32)
     rtn = rtn_quantize_model(copy.deepcopy(tiny_llama), 3, 32)
     assert logits_mse(awq, tiny_llama, windows) < logits_mse(rtn, tiny_llama, windows)
+
+
+def test_awq_mlp_loss_is_the_swiglu_output(tiny_llama):
+    """The gate/up scale search scores the whole MLP output down(silu(gate)·up), fused or not."""
+    mlp = tiny_llama.blocks[0].mlp
+    x = torch.randn(40, mlp.gate_up.in_features, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = mlp(x)
+        gate_w, up_w = mlp.gate_up.weight.chunk(2, dim=0)
+        fused = mlp_output(mlp.down.weight, fused=True)([x @ mlp.gate_up.weight.T])
+        split = mlp_output(mlp.down.weight, fused=False)([x @ gate_w.T, x @ up_w.T])
+    torch.testing.assert_close(fused, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(split, expected, atol=1e-5, rtol=1e-5)
+    combine = mlp_output(mlp.down.weight, fused=True)
+    s, alpha = search_scale(x, [mlp.gate_up.weight], 3, 32, combine=combine)
+
+    def err(scale):
+        w_q = rtn_quantize(mlp.gate_up.weight * scale, 3, 32).dequantize() / scale
+        return float(((combine([x @ w_q.T]) - expected) ** 2).sum())
+
+    assert err(s) <= err(torch.ones_like(s)) + 1e-6  # α = 0 (plain RTN) is on the grid
 
 
 def test_awq_clip_search_handles_a_short_last_group():

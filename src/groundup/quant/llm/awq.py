@@ -7,12 +7,17 @@ moves when one channel grows). The division is folded into whatever produced x: 
 before q/k/v and gate/up, or the rows of the Linear before (v before o, up before down).
 
     s = mean|x|^α / sqrt(max(mean|x|^α) · min(mean|x|^α))          (normalised to be centred around 1)
-    α* = argmin over a grid in [0, 1) of  || Σ_linears  Q(W · s) (x / s) - W x ||²
+    α* = argmin over a grid in [0, 1) of  || f(Q(W · s) (x / s)) - f(W x) ||²
+
+f is what the group's error is measured on: for gate/up the whole MLP output down(silu(gate)·up)
+(the float down weight), as in the paper; for q/k/v the concatenated q, k and v outputs; for down
+and o their own output. α = 0 (s = 1) is plain RTN, so the chosen scale never does worse than RTN
+on the (subsampled) calibration tokens of that group.
 
 Optional clipping search then shrinks the min/max range of each (row, group) by the ratio that
 minimizes that group's output error, and the weights are stored as group-wise INT4 (RTN on the scaled
-weights). One deviation from the reference implementation: the error of a group is measured on the
-outputs of its own Linears (concatenated), not on the full attention block, which needs no model code.
+weights). One deviation from the reference implementation: the q/k/v error is measured on the three
+projections' outputs, not on the attention output after softmax, which needs no model code.
 """
 
 from __future__ import annotations
