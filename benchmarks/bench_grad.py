@@ -15,29 +15,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from benchmarks.harness import Report
+from examples.grad.mnist_vs_torch import torch_twin
 from groundup.grad import Tensor, losses, optim
 from groundup.grad.demos.training import cnn, load_mnist, mlp
-
-
-def torch_twin(kind: str, ours) -> torch.nn.Module:
-    T = torch.nn
-    if kind == "mlp":
-        net = T.Sequential(
-            T.Flatten(), T.Linear(784, 256), T.ReLU(), T.Linear(256, 128), T.ReLU(), T.Linear(128, 10)
-        )
-    else:
-        net = T.Sequential(
-            T.Conv2d(1, 16, 3, padding=1),
-            T.ReLU(),
-            T.MaxPool2d(2),
-            T.Conv2d(16, 32, 3, padding=1),
-            T.ReLU(),
-            T.MaxPool2d(2),
-            T.Flatten(),
-            T.Linear(32 * 7 * 7, 10),
-        )
-    net.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
-    return net
 
 
 def step_fns(kind: str, x: np.ndarray, y: np.ndarray, steps: int):

@@ -1,0 +1,1 @@
+"""Runnable curriculum exercises for groundup.grad (compared against PyTorch)."""
