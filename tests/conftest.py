@@ -28,9 +28,9 @@ def data_dir() -> Path:
 # (session scope) and shared by tests/models, tests/generate and tests/eval.
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
 def one_thread():
-    """Run a module's torch checks on one thread (restored afterwards): with `-n 2` on two shared
+    """Every torch check runs on one intra-op thread (restored afterwards): with `-n 2` on two shared
     cores, two-thread kernels spin against each other and run many times slower."""
     import torch
 

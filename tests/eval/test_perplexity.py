@@ -10,7 +10,7 @@ import torch
 from groundup.data import load_text
 from groundup.eval import perplexity, windows
 
-pytestmark = [pytest.mark.module("2.1"), pytest.mark.usefixtures("one_thread")]
+pytestmark = pytest.mark.module("2.1")
 
 
 def hf_perplexity(hf, ids, context_length, stride):

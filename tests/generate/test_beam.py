@@ -7,7 +7,7 @@ import torch
 
 from groundup.generate import beam_search
 
-pytestmark = [pytest.mark.module("2.1"), pytest.mark.usefixtures("one_thread")]
+pytestmark = pytest.mark.module("2.1")
 
 
 def hf_beams(hf, prompt, num_beams, max_tokens, length_penalty, early_stopping):

@@ -8,7 +8,7 @@ import torch
 from groundup.generate import SamplingParams, generate, render_chat, stream
 from groundup.generate.decode import fit_prompt
 
-pytestmark = [pytest.mark.module("2.1"), pytest.mark.usefixtures("one_thread")]
+pytestmark = pytest.mark.module("2.1")
 
 PROMPT = "The three most important inventions of the nineteenth century were"
 

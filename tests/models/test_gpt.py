@@ -13,15 +13,6 @@ pytestmark = pytest.mark.module("0.7")
 transformers = pytest.importorskip("transformers")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine, more threads spin against other processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def to_hf_gpt2(model: GPT, activation: str):
     """A GPT2LMHeadModel holding `model`'s weights (HF stores Linear weights transposed, Conv1D)."""
     cfg = model.cfg

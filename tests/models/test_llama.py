@@ -8,7 +8,7 @@ import torch
 from groundup.errors import GroundupError
 from groundup.models.llama import Llama, LlamaConfig
 
-pytestmark = [pytest.mark.module("0.7"), pytest.mark.usefixtures("one_thread")]
+pytestmark = pytest.mark.module("0.7")
 
 PROMPTS = [
     "The capital of France is",

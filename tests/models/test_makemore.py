@@ -23,15 +23,6 @@ from groundup.models.rnn import LSTMAttention, Recurrent
 pytestmark = pytest.mark.module("0.4")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine, more threads spin against other processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize(("kind", "reference"), [("rnn", nn.RNN), ("lstm", nn.LSTM), ("gru", nn.GRU)])
 @pytest.mark.parametrize("n_layer", [1, 2])
 def test_recurrent_states_and_gradients_match_torch(kind, reference, n_layer):

@@ -23,15 +23,6 @@ from groundup.models.transformer import (
 pytestmark = pytest.mark.module("0.5")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine, more threads spin against other processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def copy_attention(theirs: nn.MultiheadAttention, q_w, q_b, kv_w, kv_b, mine_proj):
     with torch.no_grad():
         theirs.in_proj_weight.copy_(torch.cat([q_w, kv_w]))

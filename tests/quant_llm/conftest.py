@@ -24,15 +24,6 @@ def make_tiny_llama(n_kv_heads: int = 2, seed: int = 0) -> Llama:
     return model.eval()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny models are dominated by per-op overhead; extra threads only wait on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def tiny_llama():
     return make_tiny_llama()

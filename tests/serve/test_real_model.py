@@ -75,7 +75,7 @@ def hf_greedy(real):
     ],
     ids=["batched-prefix-cache", "tiny-pool-preemption", "ngram", "self-draft"],
 )
-def test_engine_greedy_equals_transformers_one_at_a_time(one_thread, real, hf_greedy, config):
+def test_engine_greedy_equals_transformers_one_at_a_time(real, hf_greedy, config):
     model, tok, prompts = real
     engine = Engine(model, config, eos_token_ids=[tok.eos_token_id])
     seqs = engine.generate(prompts, SamplingParams(temperature=0, max_tokens=24))
@@ -85,14 +85,6 @@ def test_engine_greedy_equals_transformers_one_at_a_time(one_thread, real, hf_gr
         assert engine.block_manager.stats().prefix_hits > 0  # the shared system prompt
     if config.num_blocks == 14:
         assert engine.metrics.preemptions > 0
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_groundup_serve_cli_with_openai_client(real, hf_greedy):
