@@ -11,8 +11,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groundup.tokenizers import GPT4_SPLIT_PATTERN, BasicBPE, BPETokenizer, RegexBPE
-from groundup.tokenizers.files import TokenizerFileError
+from groundup.tokenizers import GPT4_SPLIT_PATTERN, BasicBPE, RegexBPE, load_bpe
+from groundup.tokenizers.io import TokenizerFileError
 from groundup.tokenizers.train import learn_merges, learn_merges_naive
 
 pytestmark = pytest.mark.module("0.7", "3.2")
@@ -63,7 +63,7 @@ def test_save_load_round_trip(tmp_path, corpora):
     tok = RegexBPE("gpt4", {"<|endoftext|>": 400}).train(SAMPLE, 256 + 60)
     path = tmp_path / "tok.bpe"
     tok.save(path)
-    back = BPETokenizer.load(path)
+    back = load_bpe(path)
     assert isinstance(back, RegexBPE) and back.pattern == tok.pattern
     assert back.merges == tok.merges and back.ranks == tok.ranks and back.special_tokens == tok.special_tokens
     text = corpora["tinyshakespeare"][:5000] + "<|endoftext|>"
@@ -71,7 +71,7 @@ def test_save_load_round_trip(tmp_path, corpora):
     assert "Ġthe" in path.read_text(encoding="utf-8")  # readable: bytes spelled GPT-2 style
     basic = _trained_basic()
     basic.save(path)
-    assert type(BPETokenizer.load(path)) is BasicBPE
+    assert type(load_bpe(path)) is BasicBPE
 
 
 def test_tiktoken_export_import(tmp_path):
@@ -113,7 +113,7 @@ def test_bad_saved_file_names_the_line(tmp_path):
     lines[dup_at] = lines[dup_at].split(" ")[0] + " " + lines[-2].split(" ")[1]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(TokenizerFileError, match=f":{dup_at + 1}: token .* is listed twice"):
-        BPETokenizer.load(path)
+        load_bpe(path)
 
 
 @pytest.mark.parametrize("bad", [255, 0, -5, 300.0, "512", True, None])

@@ -6,7 +6,7 @@ import pytest
 import tiktoken
 
 from groundup.cli import main
-from groundup.tokenizers import BPETokenizer
+from groundup.tokenizers import load_bpe
 
 pytestmark = pytest.mark.module("0.7", "3.2")
 
@@ -20,7 +20,7 @@ def test_train_then_encode_with_the_file(tmp_path, capsys, tiktoken_cl100k):
         == 0
     )
     assert "learned 17 merges" in capsys.readouterr().out  # then every chunk is one token: stops early
-    tok = BPETokenizer.load(out)
+    tok = load_bpe(out)
     assert main(["tokenize", "encode", "--tokenizer", str(out), "--color", "never", "the cat"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == str(tok.encode("the cat")) and lines[1].replace("|", "") == "the cat"

@@ -10,23 +10,32 @@ that never come out of merging. Encoding one chunk works like tiktoken:
     ids   = [ranks[part] for part in parts]
 
 Only the ranks are needed, not the merge list, which is why a tiktoken rank file (one token and its
-rank per line) is a complete tokenizer. Speed comes from the chunk cache: natural text repeats its
-words, so most chunks are a dictionary hit and the per-byte merge loop runs once per distinct chunk.
+rank per line) is a complete tokenizer. The loop itself is `merge.py`'s, shared with the GGUF
+tokenizer; its pair table is derived from the ranks. Speed comes from the chunk cache (`cache.py`):
+natural text repeats its words, so most chunks are a dictionary hit and the per-byte merge loop runs
+once per distinct chunk.
 
 Special tokens follow tiktoken's contract: `encode` refuses text that contains a special token unless
 it is allowed (so a user cannot smuggle "<|endoftext|>" into a prompt); allowed ones become their id.
+
+Files: `save` writes groundup's text format and `save_tiktoken` a rank file (`io.py`);
+`groundup.tokenizers.loaders.load_bpe` reads the first back as a BasicBPE or RegexBPE.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable
+from pathlib import Path
 from typing import Literal
 
 import regex
 
-CACHE_LIMIT = 1 << 18  # distinct chunks remembered before the cache is emptied
-NO_RANK = 1 << 62  # larger than any id: "these two parts do not form a token"
+from groundup.tokenizers.bytelevel import spell
+from groundup.tokenizers.cache import ChunkCache
+from groundup.tokenizers.io import BPEFile, write_bpe, write_tiktoken_ranks
+from groundup.tokenizers.merge import RankTable, merge
+from groundup.tokenizers.specials import AllowedSpecial, allowed_set, specials_regex, split_specials
 
 
 class BPETokenizer:
@@ -36,6 +45,9 @@ class BPETokenizer:
     >>> tok.encode("abc")
     [256, 99]
     """
+
+    bos_token_id: int | None = None  # byte-level BPE adds nothing around a text
+    chat_template: str | None = None
 
     def __init__(
         self,
@@ -51,7 +63,7 @@ class BPETokenizer:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        """Derive the decoder, the compiled split regex and an empty chunk cache from the tables."""
+        """Derive the decoder, the split regex, the merge table and an empty chunk cache from the tables."""
         missing = [b for b in range(256) if bytes([b]) not in self.ranks]
         if missing:
             raise ValueError(f"ranks must give every single byte a token; byte 0x{missing[0]:02x} has none")
@@ -62,13 +74,24 @@ class BPETokenizer:
             self.decoder[i] = token.encode("utf-8")
         self._vocab_size = max(self.decoder) + 1
         self._split = regex.compile(self.pattern) if self.pattern is not None else None
-        self._cache: dict[str, list[int]] = {}
-        self._special_regex: dict[frozenset[str], regex.Pattern] = {}
+        self._byte_ids = [self.ranks[bytes([b])] for b in range(256)]
+        self._pairs = RankTable(self.ranks, self.decoder)
+        self._cache = ChunkCache(self._encode_chunk)
 
     @property
     def vocab_size(self) -> int:
         """One more than the largest id (ids may have gaps, like cl100k's unused 100256)."""
         return self._vocab_size
+
+    @property
+    def eos_token_id(self) -> int | None:
+        """The id of "<|endoftext|>" when it is a special token (tiktoken's `eot_token`), else None."""
+        return self.special_tokens.get("<|endoftext|>")
+
+    def id_to_token(self, token_id: int) -> str:
+        """A mergeable token spelled with GPT-2's byte characters (b' the' -> 'Ġthe'); a special token's text."""
+        data = self.token_bytes(token_id)
+        return data.decode("utf-8") if token_id in self.special_tokens.values() else spell(data)
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes of one token; ValueError for an unknown id."""
@@ -109,47 +132,27 @@ class BPETokenizer:
 
     # ---- encoding -------------------------------------------------------------------------------
 
-    def _bpe(self, piece: bytes) -> list[int]:
-        """Merge one chunk's bytes by lowest rank; `pair_ranks[i]` is the rank of parts[i] + parts[i+1]."""
-        ranks = self.ranks
-        parts = [piece[i : i + 1] for i in range(len(piece))]
-        none = NO_RANK
-        pair_ranks = [ranks.get(parts[i] + parts[i + 1], none) for i in range(len(parts) - 1)]
-        while pair_ranks:
-            best = min(pair_ranks)
-            if best == none:
-                break
-            i = pair_ranks.index(best)
-            parts[i : i + 2] = [parts[i] + parts[i + 1]]
-            del pair_ranks[i]
-            if i < len(pair_ranks):
-                pair_ranks[i] = ranks.get(parts[i] + parts[i + 1], none)
-            if i > 0:
-                pair_ranks[i - 1] = ranks.get(parts[i - 1] + parts[i], none)
-        return [ranks[p] for p in parts]
+    def _encode_chunk(self, chunk: str) -> list[int]:
+        """Ids of one chunk: its own id when the whole chunk is a token, else the merge loop over its bytes."""
+        piece = chunk.encode("utf-8")
+        single = self.ranks.get(piece)
+        if single is not None:
+            return [single]
+        byte_ids = self._byte_ids
+        return merge([byte_ids[b] for b in piece], self._pairs)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Ids of `text` with special tokens treated as plain text."""
         text = _without_surrogates(text)
         chunks = self._split.findall(text) if self._split is not None else ([text] if text else [])
-        cache, ranks, out = self._cache, self.ranks, []
-        for chunk in chunks:
-            ids = cache.get(chunk)
-            if ids is None:
-                piece = chunk.encode("utf-8")
-                single = ranks.get(piece)
-                ids = [single] if single is not None else self._bpe(piece)
-                if len(cache) >= CACHE_LIMIT:
-                    cache.clear()
-                cache[chunk] = ids
-            out += ids
-        return out
+        return self._cache.join(chunks)
 
     def encode(
         self,
         text: str,
         *,
-        allowed_special: Literal["all"] | Collection[str] = frozenset(),
+        add_special_tokens: bool = True,
+        allowed_special: AllowedSpecial = frozenset(),
         disallowed_special: Literal["all"] | Collection[str] = "all",
     ) -> list[int]:
         """Ids of `text`, with tiktoken's special-token rules.
@@ -157,35 +160,27 @@ class BPETokenizer:
         `allowed_special`: special tokens encoded as their single id ("all" for every one).
         `disallowed_special`: special tokens whose appearance raises ValueError; "all" means every
         special token not allowed. Any other special token is encoded as ordinary text.
+        `add_special_tokens` is accepted for the common `Tokenizer` call: byte-level BPE adds nothing.
         """
         text = _without_surrogates(text)
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        unknown = allowed - set(self.special_tokens)
-        if unknown:
-            raise ValueError(
-                f"allowed_special names {sorted(unknown)!r}, which are not special tokens of this tokenizer; "
-                f"its special tokens are {sorted(self.special_tokens)!r}"
-            )
+        allowed = allowed_set(allowed_special, self.special_tokens)
         if disallowed_special == "all":
-            disallowed = set(self.special_tokens) - allowed
+            disallowed = frozenset(self.special_tokens) - allowed
         else:
-            disallowed = set(disallowed_special)
+            disallowed = frozenset(disallowed_special)
         if disallowed:
-            found = self._specials_regex(disallowed).search(text)
+            found = specials_regex(disallowed).search(text)
             if found:
                 raise ValueError(
                     f"text contains the special token {found.group()!r}, which is disallowed; pass "
                     f"allowed_special={{{found.group()!r}}} to encode it as a special token, or "
                     f"disallowed_special=() to encode it as ordinary text"
                 )
-        if not allowed:
-            return self.encode_ordinary(text)
         out: list[int] = []
-        # split with a capture group: ordinary, special, ordinary, special, ..., ordinary
-        for i, part in enumerate(self._specials_regex(allowed).split(text)):
-            if i % 2:
+        for part, special in split_specials(text, allowed):
+            if special:
                 out.append(self.special_tokens[part])
-            elif part:
+            else:
                 out += self.encode_ordinary(part)
         return out
 
@@ -193,32 +188,14 @@ class BPETokenizer:
         """`encode` for each text (the chunk cache is shared, so later texts reuse earlier words)."""
         return [self.encode(text, **kwargs) for text in texts]
 
-    def _specials_regex(self, tokens: Collection[str]) -> regex.Pattern:
-        key = frozenset(tokens)
-        if key not in self._special_regex:
-            longest_first = sorted(key, key=lambda t: (-len(t), t))
-            self._special_regex[key] = regex.compile("(" + "|".join(map(regex.escape, longest_first)) + ")")
-        return self._special_regex[key]
-
     # ---- files ----------------------------------------------------------------------------------
 
-    def save(self, path) -> None:
-        """Write the tokenizer in groundup's readable text format (see `groundup.tokenizers.files`)."""
-        from groundup.tokenizers.files import save_bpe
+    def save(self, path: str | Path) -> None:
+        """Write the tokenizer in groundup's readable text format (`io.py`; read back with `loaders.load_bpe`)."""
+        write_bpe(BPEFile(self.pattern, self.ranks, self.special_tokens, self.merges), path)
 
-        save_bpe(self, path)
-
-    @classmethod
-    def load(cls, path) -> BPETokenizer:
-        """Read a file written by `save`; a BasicBPE or RegexBPE as the file says."""
-        from groundup.tokenizers.files import load_bpe
-
-        return load_bpe(path)
-
-    def save_tiktoken(self, path) -> None:
+    def save_tiktoken(self, path: str | Path) -> None:
         """Write the mergeable ranks as a tiktoken rank file (base64 token, space, rank per line)."""
-        from groundup.tokenizers.files import write_tiktoken_ranks
-
         write_tiktoken_ranks(self.ranks, path)
 
     # ---- decoding -------------------------------------------------------------------------------

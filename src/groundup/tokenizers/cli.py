@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def train_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from groundup.tokenizers import BasicBPE, RegexBPE
+    from groundup.tokenizers.basic import BasicBPE
+    from groundup.tokenizers.regex_bpe import RegexBPE
 
     text = Path(args.file).read_text(encoding="utf-8")
     tok = BasicBPE() if args.pattern == "none" else RegexBPE(args.pattern)
@@ -61,7 +62,8 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def encode_command(args: argparse.Namespace) -> int:
-    from groundup.tokenizers.named import ids_and_pieces, load_named
+    from groundup.tokenizers.loaders import load_named
+    from groundup.tokenizers.stats import ids_and_pieces
 
     ids, pieces = ids_and_pieces(load_named(args.tokenizer), args.text)
     pieces = [p.replace("\n", "\\n").replace("\t", "\\t") for p in pieces]  # keep one line
@@ -78,7 +80,8 @@ def encode_command(args: argparse.Namespace) -> int:
 def stats_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from groundup.tokenizers.named import load_named, text_stats
+    from groundup.tokenizers.loaders import load_named
+    from groundup.tokenizers.stats import text_stats
 
     text = Path(args.file).read_text(encoding="utf-8")
     s = text_stats(load_named(args.tokenizer), text)

@@ -15,15 +15,17 @@ only when such a byte sits inside a chunk between two bytes that merge ("!\\x04!
 here and in transformers, [17, 17] in llama.cpp). Otherwise the ids equal llama.cpp's.
 
 Unlike tiktoken's rank files, the merges are a list of *pairs*: encoding a chunk starts from its
-bytes' tokens and repeatedly applies the best-ranked (then leftmost) adjacent pair in the list.
+bytes' tokens and repeatedly applies the best-ranked (then leftmost) adjacent pair in the list
+(the merge loop of `merge.py`, shared with `BPETokenizer`).
 Control and user-defined tokens written in the text are matched whole before any splitting, so a
 chat prompt "<|im_start|>user\\nHi<|im_end|>" yields one id for each marker, as in transformers and
 llama.cpp.
 
-Interface used by the Llama runtime, the chat CLI and the serving engine:
+Interface used by the Llama runtime, the chat CLI and the serving engine (`protocol.Tokenizer` and more):
 
     tok = from_gguf(path)
     tok.encode(text, add_bos=None, allowed_special="all") -> list[int]   # add_bos None: the file's flag
+    tok.encode(text, add_special_tokens=False)                           # no BOS/EOS whatever the file says
     tok.decode(ids, skip_special_tokens=False) -> str                    # invalid UTF-8 -> U+FFFD
     tok.decode_bytes(ids) -> bytes                                       # for streaming partial UTF-8
     tok.bos_token_id, tok.eos_token_id, tok.vocab_size, tok.chat_template (raw jinja or None)
@@ -34,18 +36,18 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Collection, Iterable
-from typing import Literal
+from collections.abc import Iterable
 
 import regex
 
 from groundup.errors import GroundupError
 from groundup.tokenizers.bytelevel import BYTE_TO_CHAR, CHAR_TO_BYTE, unspell
+from groundup.tokenizers.cache import ChunkCache
+from groundup.tokenizers.merge import MergeTable, merge
 from groundup.tokenizers.patterns import GPT2_ORIGINAL_PATTERN, LLAMA3_SPLIT_PATTERN
+from groundup.tokenizers.specials import AllowedSpecial, allowed_set, split_specials
 
 CONTROL, USER_DEFINED = 3, 4
-NO_RANK = 1 << 62
-CACHE_LIMIT = 1 << 18
 
 # llama.cpp's pre-tokenizers: regexes applied one after the other, each splitting the pieces of
 # the previous one (a digit rule first means every digit stands alone).
@@ -107,17 +109,16 @@ class GGUFTokenizer:
             t.encode("utf-8") if kind in (CONTROL, USER_DEFINED) or not _is_spelled(t) else unspell(t)
             for t, kind in zip(self.tokens, self.token_types)
         ]
-        self._special_regex: dict[frozenset[str], regex.Pattern] = {}
-        self._cache: dict[str, list[int]] = {}
+        self._cache = ChunkCache(self._encode_chunk)
 
     def _byte_tokens(self) -> list[int | None]:
         """The token of each byte; None for the few bytes a vocabulary leaves out (SmolLM2 has no
         token for some control bytes). Those bytes are dropped before merging, as transformers does."""
         return [self.vocab.get(BYTE_TO_CHAR[b]) for b in range(256)]
 
-    def _merge_table(self, merges: list[str]) -> dict[tuple[int, int], tuple[int, int]]:
+    def _merge_table(self, merges: list[str]) -> MergeTable:
         """(left id, right id) -> (rank, merged id); errors name the merge line."""
-        table: dict[tuple[int, int], tuple[int, int]] = {}
+        table = MergeTable()
         for rank, line in enumerate(merges):
             left, sep, right = line.partition(" ")
             ids = self.vocab.get(left), self.vocab.get(right), self.vocab.get(left + right)
@@ -146,23 +147,30 @@ class GGUFTokenizer:
         self,
         text: str,
         add_bos: bool | None = None,
-        allowed_special: Literal["all"] | Collection[str] = "all",
+        allowed_special: AllowedSpecial = "all",
         add_eos: bool | None = None,
+        *,
+        add_special_tokens: bool = True,
     ) -> list[int]:
-        """Ids of `text`; `allowed_special` special tokens written in it become their single id."""
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        """Ids of `text`; `allowed_special` special tokens written in it become their single id.
+
+        BOS/EOS: `add_bos`/`add_eos` when given, else the file's flags; `add_special_tokens=False`
+        turns the file's flags off (the common `Tokenizer` call for "exactly this text").
+        """
+        allowed = allowed_set(allowed_special, self.special_tokens)
+        if add_bos is None:
+            add_bos = add_special_tokens and self.add_bos
+        if add_eos is None:
+            add_eos = add_special_tokens and self.add_eos
         out: list[int] = []
-        if (self.add_bos if add_bos is None else add_bos) and self.bos_token_id is not None:
+        if add_bos and self.bos_token_id is not None:
             out.append(self.bos_token_id)
-        if allowed:
-            for i, part in enumerate(self._specials_regex(allowed).split(text)):
-                if i % 2:
-                    out.append(self.special_tokens[part])
-                elif part:
-                    out += self._encode_ordinary(part)
-        else:
-            out += self._encode_ordinary(text)
-        if (self.add_eos if add_eos is None else add_eos) and self.eos_token_id is not None:
+        for part, special in split_specials(text, allowed):
+            if special:
+                out.append(self.special_tokens[part])
+            else:
+                out += self._encode_ordinary(part)
+        if add_eos and self.eos_token_id is not None:
             out.append(self.eos_token_id)
         return out
 
@@ -214,44 +222,13 @@ class GGUFTokenizer:
         return pieces
 
     def _encode_ordinary(self, text: str) -> list[int]:
-        cache, out = self._cache, []
-        for piece in self._pieces(text):
-            ids = cache.get(piece)
-            if ids is None:
-                if len(cache) >= CACHE_LIMIT:
-                    cache.clear()
-                ids = cache[piece] = self._bpe(piece.encode("utf-8", errors="replace"))
-            out += ids
-        return out
+        return self._cache.join(self._pieces(text))
 
-    def _bpe(self, piece: bytes) -> list[int]:
-        """Apply the best-ranked adjacent merge (leftmost on ties) until none applies."""
-        merges = self._merges
+    def _encode_chunk(self, piece: str) -> list[int]:
+        """The merge loop over the piece's byte tokens (bytes without a token dropped first)."""
         byte_ids = self._byte_ids
-        ids = [byte_ids[b] for b in piece if byte_ids[b] is not None]
-        ranks = [merges.get(pair, (NO_RANK, 0))[0] for pair in zip(ids, ids[1:])]
-        while ranks:
-            best = min(ranks)
-            if best == NO_RANK:
-                break
-            i = ranks.index(best)
-            ids[i : i + 2] = [merges[ids[i], ids[i + 1]][1]]
-            del ranks[i]
-            if i < len(ranks):
-                ranks[i] = merges.get((ids[i], ids[i + 1]), (NO_RANK, 0))[0]
-            if i > 0:
-                ranks[i - 1] = merges.get((ids[i - 1], ids[i]), (NO_RANK, 0))[0]
-        return ids
-
-    def _specials_regex(self, tokens: Collection[str]) -> regex.Pattern:
-        key = frozenset(tokens)
-        if key not in self._special_regex:
-            unknown = key - set(self.special_tokens)
-            if unknown:
-                raise ValueError(f"allowed_special names {sorted(unknown)!r}, which are not special tokens")
-            longest_first = sorted(key, key=lambda t: (-len(t), t))
-            self._special_regex[key] = regex.compile("(" + "|".join(map(regex.escape, longest_first)) + ")")
-        return self._special_regex[key]
+        ids = [byte_ids[b] for b in piece.encode("utf-8", errors="replace") if byte_ids[b] is not None]
+        return merge(ids, self._merges)
 
 
 def _is_spelled(token: str) -> bool:

@@ -3,7 +3,7 @@
 Text is first cut by a split pattern (`"gpt2"`, `"gpt4"` or a custom regex, see `patterns.py`) into
 chunks such as "Hello", ",", " world", "123", "\\n\\n"; BPE then merges bytes only inside a chunk.
 Training counts each distinct chunk once with its frequency (`train.py`), and encoding caches each
-distinct chunk's ids (`base.py`).
+distinct chunk's ids (`cache.py`).
 
 >>> tok = RegexBPE("gpt4").train("hello hello hello world", 256 + 4)
 >>> [tok.token_bytes(i) for i in tok.encode("hello world")]
@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from groundup.tokenizers.base import BPETokenizer
+from groundup.tokenizers.io import read_tiktoken_ranks
 from groundup.tokenizers.patterns import resolve_pattern
 
 
@@ -38,6 +39,4 @@ class RegexBPE(BPETokenizer):
         cls, path: str | Path, pattern: str = "gpt4", special_tokens: dict[str, int] | None = None
     ) -> RegexBPE:
         """A tokenizer from a tiktoken rank file (base64 token, space, rank per line)."""
-        from groundup.tokenizers.files import read_tiktoken_ranks
-
         return cls(pattern, special_tokens, read_tiktoken_ranks(path))

@@ -19,7 +19,10 @@ The pipeline, in the order HF tokenizers runs it for a `BertNormalizer` + `BertP
 
 Character classes use Unicode properties as Rust does: whitespace is the White_Space property
 (Python's `str.isspace` also accepts U+001C..U+001F), punctuation is ASCII punctuation or a `P*`
-category. Words repeat, so each distinct word's pieces are cached.
+category. Words repeat, so each distinct word's pieces are cached (`cache.py`).
+
+`encode` returns an `Encoding`: the list of ids (what `protocol.Tokenizer` asks for), carrying the
+tokens, type ids and attention mask as attributes, like HF's `Encoding`.
 
 Known difference: categories come from Python's Unicode data (`unicodedata` 14.0 in Python 3.11,
 and the `regex` module for punctuation), while HF tokenizers' Rust tables are older for categories
@@ -31,12 +34,15 @@ treated differently; everything older is identical.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 
 import regex
 
 from groundup.errors import GroundupError
+from groundup.tokenizers.cache import ChunkCache
+from groundup.tokenizers.io import read_vocab_txt
+from groundup.tokenizers.specials import AllowedSpecial, allowed_set, split_specials
 
 # Unicode White_Space (what Rust's char::is_whitespace tests).
 WHITESPACE = frozenset(
@@ -49,7 +55,6 @@ CJK_RANGES = (
     (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
     (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
 )  # fmt: skip
-CACHE_LIMIT = 1 << 18
 
 
 def _is_control(c: str) -> bool:
@@ -70,14 +75,26 @@ _ASCII_CLEAN = {  # control characters go first (so \x0b and \x0c vanish), then 
 _PUNCT_OR_SPACE = regex.compile(r"[\p{P}!-/:-@\[-`{-~]|[" + regex.escape("".join(sorted(WHITESPACE))) + "]+")
 
 
-@dataclass
-class Encoding:
-    """One encoded input: ids, their tokens, type ids (0 first text, 1 second) and attention mask."""
+class Encoding(list):
+    """One encoded input: the list of its ids, with their `tokens`, `type_ids` (0 first text, 1 second)
+    and `attention_mask` (0 on padding). `.ids` is a plain list copy of the ids."""
 
-    ids: list[int]
-    tokens: list[str]
-    type_ids: list[int] = field(default_factory=list)
-    attention_mask: list[int] = field(default_factory=list)
+    def __init__(
+        self,
+        ids: Iterable[int],
+        tokens: Iterable[str],
+        type_ids: Iterable[int] = (),
+        attention_mask: Iterable[int] = (),
+    ) -> None:
+        super().__init__(ids)
+        self.tokens, self.type_ids, self.attention_mask = list(tokens), list(type_ids), list(attention_mask)
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"Encoding(ids={list(self)!r}, tokens={self.tokens!r})"
 
 
 class WordPiece:
@@ -87,6 +104,10 @@ class WordPiece:
     >>> tok.encode("Héllo, world!").tokens                       # doctest: +SKIP
     ['[CLS]', 'hello', ',', 'world', '!', '[SEP]']
     """
+
+    bos_token_id: int | None = None  # BERT marks a text with [CLS]/[SEP], not BOS/EOS (as in HF)
+    eos_token_id: int | None = None
+    chat_template: str | None = None
 
     def __init__(
         self,
@@ -107,29 +128,14 @@ class WordPiece:
         self.lowercase = lowercase
         self.strip_accents = lowercase if strip_accents is None else strip_accents
         self.unk_token, self.prefix = unk_token, prefix
-        self.special_tokens = special_tokens
+        self.special_tokens: dict[str, int] = {t: vocab[t] for t in special_tokens}
         self.max_input_chars_per_word = max_input_chars_per_word
-        longest_first = sorted(special_tokens, key=len, reverse=True)
-        self._specials = regex.compile("(" + "|".join(map(regex.escape, longest_first)) + ")")
-        self._cache: dict[str, list[str]] = {}
+        self._cache = ChunkCache(self.wordpiece)
 
     @classmethod
     def from_vocab_file(cls, path: str | Path, **kwargs) -> WordPiece:
         """Read `vocab.txt` (one token per line, id = line number - 1); errors name the line."""
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()  # the file's final newline
-        vocab: dict[str, int] = {}
-        for lineno, line in enumerate(lines, 1):
-            token = line.rstrip()
-            if not token:
-                raise GroundupError(f"{path}:{lineno}: empty line; every line of vocab.txt must hold a token")
-            if token in vocab:
-                raise GroundupError(
-                    f"{path}:{lineno}: token {token!r} is listed twice (first on line {vocab[token] + 1})"
-                )
-            vocab[token] = lineno - 1
-        return cls(vocab, **kwargs)
+        return cls(read_vocab_txt(path), **kwargs)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, **kwargs) -> WordPiece:
@@ -208,20 +214,14 @@ class WordPiece:
             start = end
         return pieces
 
-    def tokenize(self, text: str) -> list[str]:
-        """Tokens of `text` without [CLS]/[SEP]; special tokens written in the text stay whole."""
-        tokens, cache = [], self._cache
-        for i, part in enumerate(self._specials.split(text)):
-            if i % 2:
+    def tokenize(self, text: str, allowed_special: AllowedSpecial = "all") -> list[str]:
+        """Tokens of `text` without [CLS]/[SEP]; allowed special tokens written in the text stay whole."""
+        tokens = []
+        for part, special in split_specials(text, allowed_set(allowed_special, self.special_tokens)):
+            if special:
                 tokens.append(part)
-                continue
-            for word in self.pre_tokenize(self.normalize(part)):
-                pieces = cache.get(word)
-                if pieces is None:
-                    if len(cache) >= CACHE_LIMIT:
-                        cache.clear()
-                    pieces = cache[word] = self.wordpiece(word)
-                tokens += pieces
+            else:
+                tokens += self._cache.join(self.pre_tokenize(self.normalize(part)))
         return tokens
 
     def encode(
@@ -230,18 +230,23 @@ class WordPiece:
         pair: str | None = None,
         *,
         add_special_tokens: bool = True,
+        allowed_special: AllowedSpecial = "all",
         max_length: int | None = None,
         padding: bool = False,
     ) -> Encoding:
-        """Encode one text or a pair, truncating longest-first to `max_length`, padding to it if asked."""
+        """Encode one text or a pair, truncating longest-first to `max_length`, padding to it if asked.
+
+        `add_special_tokens`: [CLS] first and [SEP] after each text; `allowed_special`: the special
+        tokens written in the text that stay whole (all of them by default, as in HF tokenizers).
+        """
         if max_length is not None and (
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
         ):
             raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
         if padding and max_length is None:
             raise ValueError("padding=True needs max_length (the length to pad to)")
-        a = self.tokenize(text)
-        b = self.tokenize(pair) if pair is not None else None
+        a = self.tokenize(text, allowed_special)
+        b = self.tokenize(pair, allowed_special) if pair is not None else None
         if max_length is not None:
             added = (3 if b is not None else 2) if add_special_tokens else 0
             a, b = _truncate_longest_first(a, b, max(max_length - added, 0))
@@ -263,7 +268,11 @@ class WordPiece:
             self.encode(*t, **kwargs) if isinstance(t, tuple) else self.encode(t, **kwargs) for t in texts
         ]
 
-    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """UTF-8 of the decoded text, special tokens kept (what a streaming decoder needs)."""
+        return self.decode(ids, skip_special_tokens=False).encode("utf-8")
+
+    def decode(self, ids: Iterable[int], skip_special_tokens: bool = True) -> str:
         """Text of `ids` as HF's WordPiece decoder builds it, token by token: a "##" piece is glued
         to the previous one, any other token gets a leading space, then each token is tidied
         (" ." -> "." and the like; whole tokens only, so "don ' t" stays spaced)."""

