@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from groundup.generate import generate_tokens
 from groundup.models.gpt import GPT, GPTConfig
+from groundup.models.layers import NoCache
 
 pytestmark = pytest.mark.module("0.7")
 
@@ -39,8 +41,8 @@ def to_hf_gpt2(model: GPT, activation: str):
             p + "ln_1.bias": b.ln_1.bias,
             p + "attn.c_attn.weight": b.attn.qkv.weight.T,
             p + "attn.c_attn.bias": b.attn.qkv.bias,
-            p + "attn.c_proj.weight": b.attn.proj.weight.T,
-            p + "attn.c_proj.bias": b.attn.proj.bias,
+            p + "attn.c_proj.weight": b.attn.out.weight.T,
+            p + "attn.c_proj.bias": b.attn.out.bias,
             p + "ln_2.weight": b.ln_2.weight,
             p + "ln_2.bias": b.ln_2.bias,
             p + "mlp.c_fc.weight": b.mlp.fc.weight.T,
@@ -125,8 +127,8 @@ def test_gpt_block_matches_torch_encoder_layer_with_causal_mask(norm, activation
             p.add_(0.05 * torch.randn_like(p))
         ref.self_attn.in_proj_weight.copy_(block.attn.qkv.weight)
         ref.self_attn.in_proj_bias.copy_(block.attn.qkv.bias)
-        ref.self_attn.out_proj.weight.copy_(block.attn.proj.weight)
-        ref.self_attn.out_proj.bias.copy_(block.attn.proj.bias)
+        ref.self_attn.out_proj.weight.copy_(block.attn.out.weight)
+        ref.self_attn.out_proj.bias.copy_(block.attn.out.bias)
         for mine, theirs in (
             (block.mlp.fc, ref.linear1),
             (block.mlp.proj, ref.linear2),
@@ -139,7 +141,7 @@ def test_gpt_block_matches_torch_encoder_layer_with_causal_mask(norm, activation
     mask = nn.Transformer.generate_square_subsequent_mask(12)
     with torch.no_grad():
         torch.testing.assert_close(
-            block(x, causal=True), ref(x, src_mask=mask, is_causal=True), atol=1e-5, rtol=1e-5
+            block(x, NoCache(causal=True)), ref(x, src_mask=mask, is_causal=True), atol=1e-5, rtol=1e-5
         )
 
 
@@ -183,12 +185,15 @@ def test_greedy_generate_matches_transformers_generate():
         p.data.add_(0.3 * torch.randn_like(p))
     hf = to_hf_gpt2(model, "gelu_new")
     prompt = torch.randint(0, 31, (2, 5))
-    ours = model.generate(prompt, 12, SamplingParams(temperature=0.0))
+    ours = generate_tokens(model, prompt, 12, cfg.block_size, SamplingParams(temperature=0.0))
     hf.generation_config.eos_token_id = None  # generate all 12 tokens, as ours does
     hf.generation_config.pad_token_id = 0
     ref = hf.generate(prompt, max_new_tokens=12, do_sample=False, attention_mask=torch.ones_like(prompt))
     assert torch.equal(ours, ref)
     seeded = [
-        model.generate(prompt, 8, SamplingParams(top_k=5), torch.Generator().manual_seed(7)) for _ in range(2)
+        generate_tokens(
+            model, prompt, 8, cfg.block_size, SamplingParams(top_k=5), torch.Generator().manual_seed(7)
+        )
+        for _ in range(2)
     ]
     assert torch.equal(*seeded)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from groundup.models.layers import NoCache
 from groundup.models.transformer import (
     Block,
     Embedding,
@@ -56,7 +57,7 @@ def test_encoder_block_matches_torch_encoder_layer(norm, activation):
         32, 4, 128, 0.0, activation, batch_first=True, norm_first=norm == "pre"
     ).eval()
     q, kv = block.attn.qkv.weight.split([32, 64]), block.attn.qkv.bias.split([32, 64])
-    copy_attention(ref.self_attn, q[0], kv[0], q[1], kv[1], block.attn.proj)
+    copy_attention(ref.self_attn, q[0], kv[0], q[1], kv[1], block.attn.out)
     copy_linear_and_norms(
         [
             (block.mlp.fc, ref.linear1),
@@ -67,7 +68,7 @@ def test_encoder_block_matches_torch_encoder_layer(norm, activation):
     )
     x = torch.randn(3, 9, 32)
     with torch.no_grad():
-        torch.testing.assert_close(block(x, causal=False), ref(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(block(x, NoCache(causal=False)), ref(x), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])
@@ -78,9 +79,9 @@ def test_decoder_block_matches_torch_decoder_layer(norm):
         32, 4, 128, 0.0, "relu", batch_first=True, norm_first=norm == "pre"
     ).eval()
     q, kv = block.attn.qkv.weight.split([32, 64]), block.attn.qkv.bias.split([32, 64])
-    copy_attention(ref.self_attn, q[0], kv[0], q[1], kv[1], block.attn.proj)
+    copy_attention(ref.self_attn, q[0], kv[0], q[1], kv[1], block.attn.out)
     ca = block.cross_attn
-    copy_attention(ref.multihead_attn, ca.q.weight, ca.q.bias, ca.kv.weight, ca.kv.bias, ca.proj)
+    copy_attention(ref.multihead_attn, ca.q.weight, ca.q.bias, ca.kv.weight, ca.kv.bias, ca.out)
     copy_linear_and_norms(
         [
             (block.mlp.fc, ref.linear1),
@@ -93,7 +94,7 @@ def test_decoder_block_matches_torch_decoder_layer(norm):
     tgt, memory = torch.randn(2, 7, 32), torch.randn(2, 11, 32)
     mask = nn.Transformer.generate_square_subsequent_mask(7)
     with torch.no_grad():
-        ours = block(tgt, causal=True, memory=memory)
+        ours = block(tgt, NoCache(causal=True), memory=memory)
         theirs = ref(tgt, memory, tgt_mask=mask, tgt_is_causal=True)
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 
@@ -124,9 +125,9 @@ def test_rotary_attention_matches_transformers_llama_rotary():
     cos, sin = rotary(q, torch.arange(12)[None])
     q, k = llama.apply_rotary_pos_emb(q, k, cos, sin)
     scores = (q @ k.transpose(-1, -2) / 4.0).masked_fill(torch.ones(12, 12).triu(1).bool(), -torch.inf)
-    expected = block.attn.proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 12, 64))
+    expected = block.attn.out((scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 12, 64))
     with torch.no_grad():
-        ours = block.attn(x, causal=True, rope=embed.rope(12))
+        ours = block.attn(x, NoCache(causal=True), 0, rope=embed.rope(torch.arange(12)))
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
 
 
@@ -184,7 +185,7 @@ def test_encoder_is_bidirectional():
     model = EncoderClassifier(
         TransformerConfig(vocab_size=5, block_size=6, n_layer=1, n_head=1, n_embd=8), 3
     ).eval()
-    embed_then_block = lambda idx: model.blocks[0](model.embed(idx), causal=False)  # noqa: E731
+    embed_then_block = lambda idx: model.blocks[0](model.embed(idx), NoCache(causal=False))  # noqa: E731
     a = torch.tensor([[0, 1, 2, 3, 4, 0]])
     b = torch.tensor([[0, 1, 2, 3, 4, 1]])
     with torch.no_grad():

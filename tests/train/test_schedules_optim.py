@@ -47,7 +47,7 @@ def test_no_decay_on_norms_biases_and_embeddings():
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = sorted(names[id(p)] for p in decay["params"])
     assert decayed == sorted(
-        n for n in names.values() if n.endswith(("qkv.weight", "proj.weight", "fc.weight"))
+        n for n in names.values() if n.endswith(("qkv.weight", "out.weight", "proj.weight", "fc.weight"))
     )
     assert "embed.wte.weight" in {names[id(p)] for p in no_decay["params"]}  # the tied head is the embedding
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
@@ -69,7 +69,7 @@ def test_grouped_adamw_equals_torch_adamw_with_explicit_groups():
     ours = make_adamw(model, lr=1e-2, weight_decay=0.5, betas=(0.9, 0.99))
     decay_names = {
         "blocks.0.attn.qkv.weight",
-        "blocks.0.attn.proj.weight",
+        "blocks.0.attn.out.weight",
         "blocks.0.mlp.fc.weight",
         "blocks.0.mlp.proj.weight",
     }

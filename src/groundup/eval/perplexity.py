@@ -53,26 +53,20 @@ def windows(n_tokens: int, context_length: int, stride: int) -> list[tuple[int, 
 def perplexity(
     model, token_ids: Sequence[int], context_length: int = 1024, stride: int = 512
 ) -> PerplexityResult:
-    """Sliding-window perplexity of `model` (forward(ids (1, T)) -> logits (1, T, V)) on `token_ids`."""
+    """Sliding-window perplexity of a `CausalLM` (`groundup.models.layers`) on `token_ids`: each window
+    runs one causal forward, with the head only on the rows that predict scored tokens."""
     if len(token_ids) < 2:
         raise ValueError("token_ids: need at least 2 tokens to measure perplexity")
-    context_length = min(context_length, getattr(model, "max_context", context_length))
+    context_length = min(context_length, model.max_context)
     ids = torch.tensor(list(token_ids))
     total_nll, total_tokens = 0.0, 0
     spans = windows(len(ids), context_length, min(stride, context_length))
     for begin, end, scored in spans:
         x = ids[begin:end][None]  # (1, T)
         first = x.shape[1] - 1 - scored  # logits row predicting the first scored token
-        logits = model(x, logits_index=slice(first, -1)) if _takes_index(model) else model(x)[:, first:-1]
+        logits = model(x, logits_index=slice(first, -1))  # (1, scored, V)
         targets = x[0, first + 1 :]  # (scored,)
         total_nll += float(F.cross_entropy(logits[0].float(), targets, reduction="sum"))
         total_tokens += scored
     nll = total_nll / total_tokens
     return PerplexityResult(math.exp(nll), nll, total_tokens, len(spans), context_length, stride)
-
-
-def _takes_index(model) -> bool:
-    """Our models accept `logits_index` (skip the head on context rows); others get full logits."""
-    import inspect
-
-    return "logits_index" in inspect.signature(model.forward).parameters

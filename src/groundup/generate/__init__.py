@@ -5,7 +5,7 @@ from groundup.generate import SamplingParams, sample, generate, stream
 
 from groundup.generate.beam import Hypothesis, beam_search
 from groundup.generate.chat import render_chat
-from groundup.generate.decode import Generation, TokenEvent, generate, stream
+from groundup.generate.decode import Generation, TokenEvent, generate, generate_tokens, stream
 from groundup.generate.sampling import (
     SamplingParams,
     apply_penalties,
@@ -24,6 +24,7 @@ __all__ = [
     "TokenEvent",
     "beam_search",
     "generate",
+    "generate_tokens",
     "render_chat",
     "stream",
     "SamplingParams",

@@ -10,7 +10,9 @@ import time
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", default=None, help="a GGUF Llama file (default: the bundled SmolLM2-135M-Instruct)"
+        "--model",
+        default=None,
+        help="a GGUF Llama file or a `groundup train gpt` run directory (default: the bundled SmolLM2)",
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
@@ -18,19 +20,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(args: argparse.Namespace):
-    """(model, tokenizer, seconds) for --model or the bundled SmolLM2."""
+    """(model, tokenizer, seconds) for --model or the bundled SmolLM2 (`groundup.generate.load_model`)."""
     import torch
 
-    from groundup.data import smollm2_gguf_path
-    from groundup.models.llama import Llama
-    from groundup.tokenizers.gguf import from_gguf
+    from groundup.generate.loading import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    path = args.model or smollm2_gguf_path()
     start = time.perf_counter()
-    model = Llama.from_gguf(path)
-    tokenizer = from_gguf(path)
+    model, tokenizer = load_model(args.model)
     return model, tokenizer, time.perf_counter() - start
 
 

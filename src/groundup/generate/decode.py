@@ -2,6 +2,7 @@
 
     stream(model, prompt_ids, params, tokenizer)  -> iterator of TokenEvent (id, new text, logprob)
     generate(model, prompt_ids, params, tokenizer) -> Generation (all ids, text, finish reason)
+    generate_tokens(model, idx, n, block_size)     -> idx (B, T + n): any model of the makemore ladder
 
 Each step costs one forward over a single new token: keys and values of everything before it are
 read from the pre-allocated cache, never recomputed. Text is released only when it is final: bytes of
@@ -179,3 +180,20 @@ def generate(model, prompt_ids, params: SamplingParams | None = None, tokenizer=
             result.top_logprobs.append(event.top_logprobs)
         result.finish_reason = event.finish_reason or result.finish_reason
     return result
+
+
+@torch.no_grad()
+def generate_tokens(model, idx, max_new_tokens: int, block_size: int, params=None, generator=None):
+    """Batched sampling for any `forward(idx) -> logits` model (the makemore ladder: bigram ... RNNs,
+    GPT), without a KV cache: feed at most the last `block_size` tokens (the longest context the model
+    was trained on), draw the next token with `sample`, append. idx (B, T) -> (B, T + max_new_tokens).
+    Models that speak `CausalLM` generate faster through `stream`, which keeps a KV cache."""
+    params = params or SamplingParams()
+    was_training = model.training
+    model.eval()
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -block_size:])[:, -1]  # (B, V)
+        next_id = sample(logits, params, generator)  # (B,)
+        idx = torch.cat([idx, next_id[:, None]], dim=1)  # (B, T + 1)
+    model.train(was_training)
+    return idx

@@ -5,9 +5,9 @@
 with rotary positions and grouped-query attention. `Llama.from_gguf(path)` reads the config from the
 GGUF metadata (`llama.*` keys) and the weights through our GGUF reader, dequantized to float32.
 
-The interface every caller uses (generate, perplexity, the serving engine):
+Llama speaks the one model interface of `layers.CausalLM` (generate, perplexity, the serving engine):
 
-    forward(input_ids (..., T), positions (..., T) | None, kv_cache | None) -> logits (..., T, vocab)
+    forward(input_ids (..., T), positions (..., T) | None, kv_cache | None, logits_index) -> logits
 
 Positions are explicit so left-padded batches and packed sequences work; the KV cache decides where
 keys and values live (see `groundup.models.layers`).
@@ -25,12 +25,14 @@ from torch import nn
 from groundup.errors import GroundupError
 from groundup.models.layers import (
     Attention,
+    CacheSpec,
     ContiguousKVCache,
     KVCache,
     NoCache,
     RMSNorm,
     RotaryEmbedding,
     SwiGLU,
+    resolve_positions,
 )
 
 
@@ -100,8 +102,8 @@ class LlamaBlock(nn.Module):
         self.mlp_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.mlp = SwiGLU(cfg.dim, cfg.hidden_dim)
 
-    def forward(self, x, rope, kv_cache, layer) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), rope, kv_cache, layer)  # (..., T, C)
+    def forward(self, x, kv_cache, layer, rope) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), kv_cache, layer, rope)  # (..., T, C)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -119,12 +121,9 @@ class Llama(nn.Module):
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed.weight
 
-    # attributes the serving engine reads
-    n_layers = property(lambda self: self.cfg.n_layers)
-    n_kv_heads = property(lambda self: self.cfg.n_kv_heads)
-    head_dim = property(lambda self: self.cfg.head_dim)
     vocab_size = property(lambda self: self.cfg.vocab_size)
     max_context = property(lambda self: self.cfg.max_context)
+    cache_spec = property(lambda self: CacheSpec(self.cfg.n_layers, self.cfg.n_kv_heads, self.cfg.head_dim))
 
     def forward(
         self,
@@ -138,30 +137,20 @@ class Llama(nn.Module):
         (e.g. `slice(-1, None)` in generation: the head is the most expensive matmul of a small model).
         Without a cache, attention is causal over these T tokens and positions default to 0..T-1;
         `num_layers` runs only the first layers (a layer-skip draft model)."""
-        if positions is None:
-            start = kv_cache.length if isinstance(kv_cache, ContiguousKVCache) else 0
-            positions = torch.arange(start, start + input_ids.shape[-1], device=input_ids.device)
-            positions = positions.expand(input_ids.shape)
-        if int(positions.max()) >= self.cfg.max_context:
-            raise ValueError(
-                f"positions: position {int(positions.max())} is beyond the context window of {self.cfg.max_context}"
-            )
+        positions = resolve_positions(input_ids, positions, kv_cache, self.cfg.max_context)
         kv_cache = NoCache() if kv_cache is None else kv_cache
         x = self.embed(input_ids)  # (..., T, C)
         rope = self.rope(positions)  # (cos, sin), shared by all layers
-        for layer, block in enumerate(self.blocks[:num_layers]):
-            x = block(x, rope, kv_cache, layer)
+        blocks = self.blocks if num_layers is None else self.blocks[:num_layers]
+        for layer, block in enumerate(blocks):
+            x = block(x, kv_cache, layer, rope)
         if logits_index is not None:
             x = x[..., logits_index, :]
         return self.lm_head(self.norm(x))  # (..., T, vocab)
 
     def new_cache(self, batch_size: int = 1, max_len: int | None = None) -> ContiguousKVCache:
         """A pre-allocated cache for `batch_size` sequences of up to `max_len` tokens."""
-        p = next(self.parameters())
-        max_len = min(max_len or self.cfg.max_context, self.cfg.max_context)
-        return ContiguousKVCache(
-            self.cfg.n_layers, batch_size, max_len, self.cfg.n_kv_heads, self.cfg.head_dim, p.dtype, p.device
-        )
+        return ContiguousKVCache.for_model(self, batch_size, max_len)
 
     @classmethod
     def from_gguf(cls, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> Llama:

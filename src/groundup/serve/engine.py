@@ -57,7 +57,7 @@ class Engine:
             self.block_manager,
         )
         self.runner = ModelRunner(model, config.num_blocks, config.block_size)
-        self.draft_layers = config.draft_layers or max(1, model.n_layers // 4)
+        self.draft_layers = config.draft_layers or max(1, model.cache_spec.n_layers // 4)
         self.metrics = EngineMetrics()
         self.seqs: dict[int, Sequence] = {}
         self.spec_k: dict[int, int] = {}

@@ -41,8 +41,9 @@ class ModelRunner:
     def __init__(self, model: PagedModel, num_blocks: int, block_size: int, dtype=torch.float32):
         self.model = model
         self.block_size = block_size
+        spec = model.cache_spec
         self.cache = PagedKVCache(
-            model.n_layers, num_blocks, block_size, model.n_kv_heads, model.head_dim, dtype=dtype
+            spec.n_layers, num_blocks, block_size, spec.n_kv_heads, spec.head_dim, dtype=dtype
         )
 
     @torch.inference_mode()

@@ -66,7 +66,7 @@ def cmd_train_gpt(args) -> int:
     result = train(cfg, args.out, resume=args.resume)
     if args.out and args.report_chars > 0:
         from groundup.train.report import write_run_report
-        from groundup.train.sample import sample_text
+        from groundup.generate.loading import sample_text
 
         write_run_report(args.out, cfg, result, sample_text(args.out, args.report_chars))
     print(
@@ -94,7 +94,7 @@ def cmd_train_ladder(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from groundup.train.sample import sample_text
+    from groundup.generate.loading import sample_text
 
     print(
         sample_text(
