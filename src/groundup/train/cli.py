@@ -65,8 +65,8 @@ def cmd_train_gpt(args) -> int:
     cfg = make_config(args.preset, **args.overrides)
     result = train(cfg, args.out, resume=args.resume)
     if args.out and args.report_chars > 0:
-        from groundup.train.report import write_run_report
         from groundup.generate.loading import sample_text
+        from groundup.train.report import write_run_report
 
         write_run_report(args.out, cfg, result, sample_text(args.out, args.report_chars))
     print(
