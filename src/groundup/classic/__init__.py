@@ -2,40 +2,27 @@
 
 Every estimator works inside scikit-learn's Pipeline, cross_val_score and GridSearchCV, and is
 checked against scikit-learn on iris, wine, breast cancer and digits (tests/classic/).
+Names load from their submodules on first use (`groundup.lazy`).
 """
 
-from groundup.classic.base import BaseEstimator, NotFittedError, clone
-from groundup.classic.cluster import KMeans
-from groundup.classic.coordinate_descent import ElasticNet, Lasso
-from groundup.classic.decomposition import PCA
-from groundup.classic.forest import RandomForestClassifier
-from groundup.classic.linear import LinearRegression, Ridge
-from groundup.classic.logistic import LogisticRegression
-from groundup.classic.mixture import GaussianMixture
-from groundup.classic.naive_bayes import GaussianNB, MultinomialNB
-from groundup.classic.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from groundup.classic.preprocessing import StandardScaler
-from groundup.classic.svm import SVC
-from groundup.classic.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from groundup.lazy import lazy_exports
 
-ESTIMATORS = (
-    LinearRegression,
-    Ridge,
-    Lasso,
-    ElasticNet,
-    LogisticRegression,
-    GaussianNB,
-    MultinomialNB,
-    KNeighborsClassifier,
-    KNeighborsRegressor,
-    KMeans,
-    GaussianMixture,
-    DecisionTreeClassifier,
-    DecisionTreeRegressor,
-    RandomForestClassifier,
-    SVC,
-    PCA,
-    StandardScaler,
+__all__ = lazy_exports(
+    __name__,
+    {
+        "base": ["BaseEstimator", "NotFittedError", "clone"],
+        "cluster": ["KMeans"],
+        "coordinate_descent": ["ElasticNet", "Lasso"],
+        "decomposition": ["PCA"],
+        "forest": ["RandomForestClassifier"],
+        "linear": ["LinearRegression", "Ridge"],
+        "logistic": ["LogisticRegression"],
+        "mixture": ["GaussianMixture"],
+        "naive_bayes": ["GaussianNB", "MultinomialNB"],
+        "neighbors": ["KNeighborsClassifier", "KNeighborsRegressor"],
+        "preprocessing": ["StandardScaler"],
+        "svm": ["SVC"],
+        "tree": ["DecisionTreeClassifier", "DecisionTreeRegressor"],
+        "estimators": ["ESTIMATORS"],
+    },
 )
-
-__all__ = [cls.__name__ for cls in ESTIMATORS] + ["BaseEstimator", "ESTIMATORS", "NotFittedError", "clone"]

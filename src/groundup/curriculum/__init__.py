@@ -1,5 +1,7 @@
-"""The curriculum: tracks and modules, and a dashboard computed from test results (never ticked by hand)."""
+"""The curriculum: tracks and modules, and a dashboard computed from test results (never ticked by hand).
 
-from groundup.curriculum.registry import MODULES, TRACKS, Module, Track, get_module
+Names load from their submodules on first use (`groundup.lazy`)."""
 
-__all__ = ["MODULES", "TRACKS", "Module", "Track", "get_module"]
+from groundup.lazy import lazy_exports
+
+__all__ = lazy_exports(__name__, {"registry": ["MODULES", "TRACKS", "Module", "Track", "get_module"]})

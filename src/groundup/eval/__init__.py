@@ -1,5 +1,7 @@
-"""Evaluation: perplexity (and, as they arrive, text and classification metrics)."""
+"""Evaluation: perplexity (and, as they arrive, text and classification metrics).
 
-from groundup.eval.perplexity import PerplexityResult, perplexity, windows
+Names load from their submodules on first use (`groundup.lazy`)."""
 
-__all__ = ["PerplexityResult", "perplexity", "windows"]
+from groundup.lazy import lazy_exports
+
+__all__ = lazy_exports(__name__, {"perplexity": ["PerplexityResult", "perplexity", "windows"]})

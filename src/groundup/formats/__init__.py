@@ -1,6 +1,10 @@
-"""File formats in pure Python/NumPy: GGUF reader and writer, ggml quantization blocks."""
+"""File formats in pure Python/NumPy: GGUF reader and writer, ggml quantization blocks.
 
-from groundup.formats.ggml_types import GGMLType
-from groundup.formats.gguf import GGUFError, GGUFReader, TensorInfo, ValueType
+Names load from their submodules on first use (`groundup.lazy`)."""
 
-__all__ = ["GGMLType", "GGUFError", "GGUFReader", "TensorInfo", "ValueType"]
+from groundup.lazy import lazy_exports
+
+__all__ = lazy_exports(
+    __name__,
+    {"ggml_types": ["GGMLType"], "gguf": ["GGUFError", "GGUFReader", "TensorInfo", "ValueType"]},
+)

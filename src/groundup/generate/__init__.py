@@ -1,39 +1,30 @@
-"""Text generation: sampling filters, the decoding loop with a KV cache, beam search, chat templates.
+"""Text generation: sampling filters, the decoding loop with a KV cache, beam search, chat templates,
+and `load_model`, the one way to load a model for inference.
 
-from groundup.generate import SamplingParams, sample, generate, stream
+    from groundup.generate import SamplingParams, sample, generate, stream, load_model
+
+Names load from their submodules on first use (`groundup.lazy`).
 """
 
-from groundup.generate.beam import Hypothesis, beam_search
-from groundup.generate.chat import render_chat
-from groundup.generate.decode import Generation, TokenEvent, generate, generate_tokens, stream
-from groundup.generate.sampling import (
-    SamplingParams,
-    apply_penalties,
-    make_generator,
-    min_p_filter,
-    process_logits,
-    sample,
-    sampling_probs,
-    top_k_filter,
-    top_p_filter,
-)
+from groundup.lazy import lazy_exports
 
-__all__ = [
-    "Generation",
-    "Hypothesis",
-    "TokenEvent",
-    "beam_search",
-    "generate",
-    "generate_tokens",
-    "render_chat",
-    "stream",
-    "SamplingParams",
-    "apply_penalties",
-    "make_generator",
-    "min_p_filter",
-    "process_logits",
-    "sample",
-    "sampling_probs",
-    "top_k_filter",
-    "top_p_filter",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "beam": ["Hypothesis", "beam_search"],
+        "chat": ["render_chat"],
+        "decode": ["Generation", "TokenEvent", "generate", "generate_tokens", "stream"],
+        "loading": ["load_model", "load_trained", "sample_text"],
+        "sampling": [
+            "SamplingParams",
+            "apply_penalties",
+            "make_generator",
+            "min_p_filter",
+            "process_logits",
+            "sample",
+            "sampling_probs",
+            "top_k_filter",
+            "top_p_filter",
+        ],
+    },
+)

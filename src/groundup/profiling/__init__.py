@@ -1,5 +1,7 @@
-"""Measuring time and memory the same way for our code and its peer (curriculum 1.6)."""
+"""Measuring time and memory the same way for our code and its peer (curriculum 1.6).
 
-from groundup.profiling.measure import PeakRSS, Timing, measure
+Names load from their submodules on first use (`groundup.lazy`)."""
 
-__all__ = ["PeakRSS", "Timing", "measure"]
+from groundup.lazy import lazy_exports
+
+__all__ = lazy_exports(__name__, {"measure": ["PeakRSS", "Timing", "measure"]})

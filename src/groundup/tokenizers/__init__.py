@@ -7,30 +7,23 @@ Layers inside the package (each imports only those below it):
     loaders, stats, cli                                     choose and show a tokenizer
     basic, regex_bpe -> base; gguf; wordpiece; char         the tokenizers
     io, merge, cache, specials, protocol, patterns, bytelevel, train   plain data and shared steps
+
+Names load from their submodules on first use (`groundup.lazy`).
 """
 
-from groundup.tokenizers.base import BPETokenizer
-from groundup.tokenizers.basic import BasicBPE
-from groundup.tokenizers.char import CharTokenizer
-from groundup.tokenizers.gguf import GGUFTokenizer, from_gguf
-from groundup.tokenizers.loaders import load_bpe, load_named, load_tiktoken
-from groundup.tokenizers.patterns import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN
-from groundup.tokenizers.protocol import Tokenizer
-from groundup.tokenizers.regex_bpe import RegexBPE
-from groundup.tokenizers.wordpiece import WordPiece
+from groundup.lazy import lazy_exports
 
-__all__ = [
-    "BPETokenizer",
-    "BasicBPE",
-    "CharTokenizer",
-    "GGUFTokenizer",
-    "GPT2_SPLIT_PATTERN",
-    "GPT4_SPLIT_PATTERN",
-    "RegexBPE",
-    "Tokenizer",
-    "WordPiece",
-    "from_gguf",
-    "load_bpe",
-    "load_named",
-    "load_tiktoken",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "base": ["BPETokenizer"],
+        "basic": ["BasicBPE"],
+        "char": ["CharTokenizer"],
+        "gguf": ["GGUFTokenizer", "from_gguf"],
+        "loaders": ["load_bpe", "load_named", "load_tiktoken"],
+        "patterns": ["GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN"],
+        "protocol": ["Tokenizer"],
+        "regex_bpe": ["RegexBPE"],
+        "wordpiece": ["WordPiece"],
+    },
+)

@@ -25,14 +25,33 @@ class ConfigArgParser(argparse.ArgumentParser):
         return namespace, []
 
 
+def config_fields_help() -> str:
+    """Every TrainConfig field as an option line with its type and default, for `train gpt --help`."""
+    from dataclasses import MISSING, fields
+
+    from groundup.train.config import MODELS, PRESETS, TrainConfig
+
+    choices = {"model": MODELS, "dtype": ("float32", "bfloat16")}
+    lines = ["config fields (--key=VALUE or --key VALUE; dashes or underscores):"]
+    for f in fields(TrainConfig):
+        kind = getattr(f.type, "__name__", str(f.type))
+        default = "" if f.default is MISSING else f"default: {f.default!r}"
+        one_of = f" (one of {', '.join(choices[f.name])})" if f.name in choices else ""
+        lines.append(f"  --{f.name.replace('_', '-'):<22} {kind.upper():<6} {default}{one_of}")
+    lines.append(f"presets: {', '.join(PRESETS)}")
+    return "\n".join(lines)
+
+
 def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="train GPT or the makemore ladder on a character corpus")
     kinds = train.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=ConfigArgParser)
     gpt = kinds.add_parser(
         "gpt",
         help="train a GPT (or any ladder model with --model=NAME)",
-        description="Train on tiny Shakespeare (or --data-path FILE). Any config field is an option: "
-        "--max-iters=500, --n-layer 6, --dtype=bfloat16, --compile=true ...",
+        description="Train on tiny Shakespeare (or --data-path FILE). A --preset sets many fields at "
+        "once; every config field below can then be overridden.",
+        epilog=config_fields_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gpt.add_argument("--preset", default=None, help="named config, e.g. shakespeare-char-cpu or tiny")
     gpt.add_argument("--out", default=None, help="run directory: checkpoint, metrics.jsonl, loss.png")
