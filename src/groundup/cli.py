@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import groundup
+from groundup.argtypes import Parser, UsageError
 from groundup.errors import GroundupError
 
 
@@ -29,7 +30,7 @@ def area_cli_modules() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="groundup",
         description="Deep learning from the ground up, every piece checked against a production library.",
     )
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
+    except UsageError as exc:
+        args.parser.error(str(exc))  # usage line + message, exit 2
     except (GroundupError, ValueError, OSError) as exc:
         if args.debug:
             raise

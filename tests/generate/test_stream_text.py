@@ -79,13 +79,16 @@ def test_eos_ends_without_text_and_ignore_eos_continues():
     assert out.token_ids == [65, 256, 66] and out.finish_reason == "length"
 
 
-def test_cli_rejects_bad_sampling_values_before_loading():
+def test_cli_rejects_bad_sampling_values_before_loading(capsys):
+    """Bad values are usage errors naming the option (issue 14: `--temperature`, not `temperature=`),
+    caught by argparse before any model is loaded."""
     parser = argparse.ArgumentParser(prog="groundup")
     generate_cli.register(parser.add_subparsers(dest="command", required=True))
     for argv, message in (
-        (["--temperature", "-1"], "temperature=-1.0 must be >= 0"),
-        (["--top-k", "-2"], "top_k=-2"),
+        (["--temperature", "-1"], "argument --temperature: must be a finite number >= 0, got -1"),
+        (["--top-k", "-2"], "argument --top-k: must be >= 0, got -2"),
+        (["--temperature", "inf"], "argument --temperature: must be a finite number"),
     ):
-        args = parser.parse_args(["generate", "hi", *argv])
-        with pytest.raises(ValueError, match=message):
-            args.func(args)
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(["generate", "hi", *argv])
+        assert exc.value.code == 2 and message in capsys.readouterr().err

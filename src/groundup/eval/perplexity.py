@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,18 @@ def windows(n_tokens: int, context_length: int, stride: int) -> list[tuple[int, 
 
 @torch.inference_mode()
 def perplexity(
-    model, token_ids: Sequence[int], context_length: int = 1024, stride: int = 512
+    model, token_ids: Sequence[int], context_length: int = 1024, stride: int = 512, progress: bool = False
 ) -> PerplexityResult:
     """Sliding-window perplexity of a `CausalLM` (`groundup.models.layers`) on `token_ids`: each window
     runs one causal forward, with the head only on the rows that predict scored tokens."""
     if len(token_ids) < 2:
         raise ValueError("token_ids: need at least 2 tokens to measure perplexity")
-    context_length = min(context_length, model.max_context)
+    context_length = min(context_length, model.max_context)  # the model cannot see further
+    stride = min(stride, context_length)
     ids = torch.tensor(list(token_ids))
     total_nll, total_tokens = 0.0, 0
-    spans = windows(len(ids), context_length, min(stride, context_length))
-    for begin, end, scored in spans:
+    spans = windows(len(ids), context_length, stride)
+    for begin, end, scored in tqdm(spans, desc="perplexity", unit="window", disable=not progress):
         x = ids[begin:end][None]  # (1, T)
         first = x.shape[1] - 1 - scored  # logits row predicting the first scored token
         logits = model(x, logits_index=slice(first, -1))  # (1, scored, V)

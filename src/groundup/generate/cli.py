@@ -7,6 +7,8 @@ import argparse
 import sys
 import time
 
+from groundup.argtypes import float_range, non_negative_int, positive_int
+
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -15,7 +17,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="a GGUF Llama file or a `groundup train gpt` run directory (default: the bundled SmolLM2)",
     )
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+        "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)"
     )
 
 
@@ -33,12 +35,23 @@ def load_model(args: argparse.Namespace):
 
 
 def _sampling_arguments(parser: argparse.ArgumentParser, max_tokens: int) -> None:
-    parser.add_argument("--max-tokens", type=int, default=max_tokens, help="most tokens to generate")
-    parser.add_argument("--temperature", type=float, default=0.7, help="0 = greedy (default 0.7)")
-    parser.add_argument("--top-k", type=int, default=0, help="keep the k most likely tokens (0 = off)")
-    parser.add_argument("--top-p", type=float, default=0.9, help="nucleus mass to keep (1 = off)")
-    parser.add_argument("--min-p", type=float, default=0.0, help="drop tokens below min_p x top probability")
-    parser.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeats")
+    parser.add_argument("--max-tokens", type=positive_int, default=max_tokens, help="most tokens to generate")
+    parser.add_argument("--temperature", type=float_range(0), default=0.7, help="0 = greedy")
+    parser.add_argument(
+        "--top-k", type=non_negative_int, default=0, help="keep the k most likely tokens (0 = off)"
+    )
+    parser.add_argument(
+        "--top-p", type=float_range(0, 1, low_open=True), default=0.9, help="nucleus mass to keep (1 = off)"
+    )
+    parser.add_argument(
+        "--min-p", type=float_range(0, 1), default=0.0, help="drop tokens below min_p x top probability"
+    )
+    parser.add_argument(
+        "--repetition-penalty",
+        type=float_range(0, low_open=True),
+        default=1.0,
+        help="> 1 discourages repeats",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same output)")
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     parser.add_argument(
@@ -71,8 +84,8 @@ def run_generate(args: argparse.Namespace) -> int:
         text = render_chat(tokenizer.chat_template, [{"role": "user", "content": text}])
     prompt = tokenizer.encode(text)
     start, first, n = time.perf_counter(), None, 0
-    if not args.stream:
-        print(args.prompt, end="", flush=True) if not args.chat else None
+    if not args.chat:  # a continuation reads on from its prompt; a chat answer stands alone
+        print(args.prompt, end="", flush=True)
     pieces = []
     for event in stream(model, prompt, params, tokenizer, truncate=args.truncate):
         first = first or time.perf_counter()

@@ -101,6 +101,8 @@ def sample_text(
     from groundup.generate.decode import generate_tokens
     from groundup.generate.sampling import SamplingParams, make_generator
 
+    if not prompt:
+        raise ValueError("prompt: empty; give at least one character to continue (the default is a newline)")
     model, tokenizer, cfg = load_trained(ckpt_dir)
     params = SamplingParams(temperature=temperature, top_k=top_k or 0)
     idx = torch.tensor([tokenizer.encode(prompt)])  # (1, T)

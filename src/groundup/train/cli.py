@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 
+from groundup.argtypes import DefaultsFormatter, Parser, float_range, non_negative_int, positive_int
 from groundup.errors import GroundupError
 
 
-class ConfigArgParser(argparse.ArgumentParser):
+class ConfigArgParser(Parser):
     """A parser whose leftover `--key=value` arguments become TrainConfig overrides."""
 
     def parse_known_args(self, args=None, namespace=None):
@@ -23,6 +24,10 @@ class ConfigArgParser(argparse.ArgumentParser):
         except (GroundupError, ValueError) as exc:
             self.error(str(exc))
         return namespace, []
+
+
+class ConfigHelpFormatter(argparse.RawDescriptionHelpFormatter, DefaultsFormatter):
+    """Defaults beside the options, and the config-field table of the epilog kept as written."""
 
 
 def config_fields_help() -> str:
@@ -51,13 +56,16 @@ def register(subparsers) -> None:
         description="Train on tiny Shakespeare (or --data-path FILE). A --preset sets many fields at "
         "once; every config field below can then be overridden.",
         epilog=config_fields_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=ConfigHelpFormatter,
     )
     gpt.add_argument("--preset", default=None, help="named config, e.g. shakespeare-char-cpu or tiny")
     gpt.add_argument("--out", default=None, help="run directory: checkpoint, metrics.jsonl, loss.png")
     gpt.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     gpt.add_argument(
-        "--report-chars", type=int, default=500, help="characters sampled into --out/report.md (0: no report)"
+        "--report-chars",
+        type=non_negative_int,
+        default=500,
+        help="characters sampled into --out/report.md (0: no report)",
     )
     gpt.set_defaults(func=cmd_train_gpt, overrides={})
     ladder = kinds.add_parser(
@@ -69,11 +77,13 @@ def register(subparsers) -> None:
 
     sample = subparsers.add_parser("sample", help="generate text from a training checkpoint")
     sample.add_argument("--ckpt", required=True, help="run directory (or .safetensors file) written by train")
-    sample.add_argument("--num-chars", type=int, default=500)
-    sample.add_argument("--prompt", default="\n")
-    sample.add_argument("--temperature", type=float, default=1.0)
-    sample.add_argument("--top-k", type=int, default=0, help="keep the k most likely characters (0 = all)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--num-chars", type=positive_int, default=500, help="characters to generate")
+    sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    sample.add_argument("--temperature", type=float_range(0), default=1.0, help="0 = greedy")
+    sample.add_argument(
+        "--top-k", type=non_negative_int, default=0, help="keep the k most likely characters (0 = all)"
+    )
+    sample.add_argument("--seed", type=int, default=0, help="random seed (same seed, same text)")
     sample.set_defaults(func=cmd_sample)
 
 
