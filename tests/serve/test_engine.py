@@ -8,8 +8,8 @@ import random
 import pytest
 
 from groundup.generate import SamplingParams
-from groundup.serve.block_manager import OutOfBlocks
-from groundup.serve.engine import Engine, EngineConfig, RequestError
+from groundup.serve.engine import Engine, EngineConfig
+from groundup.serve.limits import OutOfBlocks, RequestError
 
 pytestmark = pytest.mark.module("2.2")
 
