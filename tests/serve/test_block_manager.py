@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groundup.generate import SamplingParams
-from groundup.serve.block_manager import BlockManager, OutOfBlocks, block_hash
+from groundup.serve.block_manager import BlockManager, block_hash
+from groundup.serve.limits import OutOfBlocks, RequestLimits
 from groundup.serve.sequence import Sequence
 
 pytestmark = pytest.mark.module("2.2")
@@ -96,7 +97,7 @@ def test_allocation_failure_changes_nothing_and_oversized_requests_are_refused()
     assert bm.allocate_slots(a, 12) is None
     assert a.block_table == [] and bm.num_free == 2
     with pytest.raises(OutOfBlocks, match="more KV blocks"):
-        bm.check_fits(9)
+        RequestLimits(max_context=64, vocab_size=16, num_blocks=2, block_size=4).check([0], 8)  # 9 tokens
 
 
 @settings(max_examples=40, deadline=None)

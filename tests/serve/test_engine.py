@@ -8,8 +8,8 @@ import random
 import pytest
 
 from groundup.generate import SamplingParams
-from groundup.serve.block_manager import OutOfBlocks
-from groundup.serve.engine import Engine, EngineConfig, RequestError
+from groundup.serve.engine import Engine, EngineConfig
+from groundup.serve.limits import OutOfBlocks, RequestError
 
 pytestmark = pytest.mark.module("2.2")
 
@@ -140,3 +140,17 @@ def test_abort_a_fork_before_and_after_it_forks(tiny_model):
     engine.run_until_done()
     assert [s.finish_reason.value for s in seqs] == ["length", "abort", "abort"]
     assert engine.block_manager.num_free == 64
+
+
+def test_forks_after_a_chunked_prefill_that_ends_with_drafts(tiny_model, references):
+    """The prompt's last chunk is one token plus prompt-lookup drafts; the forks must take the prompt's
+    KV only (explicit: the old add/subtract of computed tokens counted the drafts and crashed)."""
+    rng = random.Random(3)
+    prompt = [rng.randrange(96) for _ in range(6)] * 3  # 18 tokens, repetitive: lookup drafts exist
+    config = EngineConfig(num_blocks=64, block_size=4, max_tokens_per_step=17, speculative="ngram")
+    engine = Engine(tiny_model, config)
+    seqs = [engine.make_sequence(prompt, greedy(12)) for _ in range(3)]
+    engine.add(seqs[0], forks=seqs[1:])
+    engine.run_until_done()
+    assert [s.output_ids for s in seqs] == [references(prompt, 12)] * 3
+    assert engine.metrics.drafted > 0 and engine.block_manager.num_free == 64

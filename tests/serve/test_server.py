@@ -155,3 +155,83 @@ def test_disconnect_mid_stream_frees_the_sequence(served):
         assert json.loads(first[6:])["choices"]
     assert wait_idle(engine), "the disconnected request still holds KV blocks"
     assert 'finish_reason="abort"' in engine.metrics.render()
+
+
+CHAT = "chat/completions"
+TOO_LONG = "context_length_exceeded"
+
+
+@pytest.mark.parametrize(
+    "endpoint, body, param, code",
+    [
+        ("completions", dict(prompt="x" * 300), "prompt", TOO_LONG),
+        (CHAT, dict(messages=[{"role": "user", "content": "x" * 300}]), "messages", TOO_LONG),
+        ("completions", dict(prompt="x", max_tokens=10**9), "max_tokens", TOO_LONG),
+        (CHAT, dict(messages=[{"role": "user", "content": "x"}], max_tokens=300), "max_tokens", TOO_LONG),
+        ("completions", dict(prompt=[1, 2, 999]), "prompt", "invalid_token_id"),
+        ("completions", dict(prompt=[]), "prompt", None),
+        ("completions", dict(prompt="x", n=99), "n", None),
+    ],
+    ids=[
+        "long-prompt",
+        "long-messages",
+        "huge-max-tokens",
+        "chat-huge-max-tokens",
+        "bad-token-id",
+        "empty",
+        "n",
+    ],
+)
+def test_request_errors_name_the_field_and_code(served, endpoint, body, param, code):
+    url, _ = served
+    r = httpx.post(
+        f"{url}/v1/{endpoint}", json={"model": "tiny", **body}, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    error = r.json()["error"]
+    assert r.status_code == 400 and error["type"] == "invalid_request_error"
+    assert (error["param"], error["code"]) == (param, code), error
+
+
+def test_a_request_larger_than_the_kv_pool_is_refused_and_defaults_fit_the_pool(tiny_model, char_tokenizer):
+    """A 4-block pool of 8 tokens holds 32 tokens per sequence, far below the 256-token context."""
+    engine = Engine(
+        tiny_model, EngineConfig(num_blocks=4, block_size=8), eos_token_ids=[char_tokenizer.eos_token_id]
+    )
+    async_engine = AsyncEngine(engine).start()
+    try:
+        check_pool_limits(OpenAIServer(async_engine, char_tokenizer, "tiny"))
+    finally:
+        async_engine.shutdown()
+
+
+def check_pool_limits(server):
+    with BackgroundServer(server.app) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=60)
+        with pytest.raises(openai.BadRequestError) as info:
+            client.completions.create(model="tiny", prompt="abc", max_tokens=100)
+        error = info.value.body
+        assert (error["param"], error["code"]) == ("max_tokens", TOO_LONG)
+        assert "KV blocks" in error["message"]
+        with pytest.raises(openai.BadRequestError) as info:
+            client.completions.create(model="tiny", prompt="x" * 40)
+        assert (info.value.body["param"], info.value.body["code"]) == ("prompt", TOO_LONG)
+        r = client.completions.create(model="tiny", prompt="y" * 20, temperature=0)  # no max_tokens given
+        assert 1 <= r.usage.completion_tokens <= 12  # the default shrinks to what the pool leaves
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["completions", "chat"])
+def test_streamed_and_collected_answers_agree_for_n_choices_with_usage(client, chat):
+    """One SSE/collect path for both endpoints: per-choice text, finish reason and usage agree."""
+    create = client.chat.completions.create if chat else client.completions.create
+    prompt = dict(messages=[{"role": "user", "content": "Say"}]) if chat else dict(prompt="Say")
+    kwargs = dict(model="tiny", max_tokens=10, n=2, temperature=0.8, seed=5, **prompt)
+    whole = create(**kwargs)
+    chunks = list(create(stream=True, stream_options={"include_usage": True}, **kwargs))
+    texts, finish = ["", ""], [None, None]
+    for c in chunks[:-1]:
+        for ch in c.choices:
+            texts[ch.index] += (ch.delta.content or "") if chat else ch.text
+            finish[ch.index] = ch.finish_reason or finish[ch.index]
+    expect = [c.message.content if chat else c.text for c in whole.choices]
+    assert texts == expect and finish == [c.finish_reason for c in whole.choices]
+    assert chunks[-1].choices == [] and chunks[-1].usage == whole.usage

@@ -4,6 +4,10 @@ The HTTP handlers run on uvicorn's event loop; the model runs on this thread, so
 blocks the server from accepting connections, answering /health or noticing a disconnect. Tokens
 cross back with `loop.call_soon_threadsafe`. Leaving the async iterator early (a client hung up, a
 stop string matched) aborts the request, which the engine applies at its next step.
+
+This class is all the HTTP server sees of the engine: the request `limits`, the `eos_token_ids`,
+`make_sequences` (build and check a request), `submit` (run it, get its token streams) and
+`render_metrics`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from groundup.generate import SamplingParams
 from groundup.serve.engine import Engine
+from groundup.serve.limits import RequestLimits
 from groundup.serve.sequence import Sequence
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,23 @@ class AsyncEngine:
     @property
     def num_streams(self) -> int:
         return len(self._streams)
+
+    @property
+    def limits(self) -> RequestLimits:
+        return self.engine.limits
+
+    @property
+    def eos_token_ids(self) -> tuple[int, ...]:
+        return self.engine.eos_token_ids
+
+    def render_metrics(self) -> str:
+        """The Prometheus text of the engine's metrics (the /metrics body)."""
+        return self.engine.metrics.render()
+
+    def make_sequences(self, prompt_ids: list[int], params: list[SamplingParams]) -> list[Sequence]:
+        """The sequences of one request (one per completion), checked against the engine's limits
+        (`RequestError`, with the OpenAI param and code); nothing runs until `submit`."""
+        return [self.engine.make_sequence(prompt_ids, p) for p in params]
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -89,9 +112,10 @@ class AsyncEngine:
             self.engine.abort(seq_id)
             self._send(seq_id, StreamItem([], [], True, "abort", error=message))
 
-    def submit(self, seqs: list[Sequence]) -> list[asyncio.Queue]:
-        """Register validated sequences (from `engine.make_sequence`) and wake the loop. Several
-        sequences are the n completions of one prompt: the first is prefilled, the rest fork from it."""
+    def submit(self, seqs: list[Sequence]) -> list[AsyncIterator[StreamItem]]:
+        """Run the sequences of one request (from `make_sequences`) and return one token stream each.
+        Several sequences are the n completions of one prompt: the first is prefilled, the rest fork
+        from it. Leaving a stream before it finishes aborts its sequence."""
         loop = asyncio.get_running_loop()
         queues = [asyncio.Queue() for _ in seqs]
         with self._lock:
@@ -99,9 +123,9 @@ class AsyncEngine:
                 self._streams[seq.seq_id] = (loop, q)
         self.engine.add(seqs[0], forks=seqs[1:])
         self._wake.set()
-        return queues
+        return [self._stream(seq.seq_id, q) for seq, q in zip(seqs, queues)]
 
-    async def stream(self, seq: Sequence, q: asyncio.Queue) -> AsyncIterator[StreamItem]:
+    async def _stream(self, seq_id: int, q: asyncio.Queue) -> AsyncIterator[StreamItem]:
         """Yield the sequence's new tokens step by step; aborting it if the consumer leaves early."""
         finished = False
         try:
@@ -112,6 +136,6 @@ class AsyncEngine:
         finally:
             if not finished:
                 with self._lock:
-                    self._streams.pop(seq.seq_id, None)
-                self.engine.abort(seq.seq_id)
+                    self._streams.pop(seq_id, None)
+                self.engine.abort(seq_id)
                 self._wake.set()

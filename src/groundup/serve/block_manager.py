@@ -22,7 +22,6 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from groundup.errors import GroundupError
 from groundup.serve.sequence import Sequence
 
 
@@ -52,10 +51,6 @@ class BlockStats:
     cow_copies: int
 
 
-class OutOfBlocks(GroundupError):
-    """A request needs more KV blocks than the pool can ever give it."""
-
-
 class BlockManager:
     """Hands out KV blocks to sequences; knows nothing about tensors (the runner does the copies)."""
 
@@ -80,16 +75,6 @@ class BlockManager:
     @property
     def num_free(self) -> int:
         return len(self.free)
-
-    def check_fits(self, num_tokens: int) -> None:
-        """Refuse a request that could not fit even with the whole pool to itself."""
-        need = self.blocks_for(num_tokens)
-        if need > self.num_blocks:
-            raise OutOfBlocks(
-                f"a request of up to {num_tokens} tokens needs {need} KV blocks of {self.block_size} "
-                f"tokens but the pool has only {self.num_blocks}; shorten the prompt or max_tokens, "
-                f"or start the engine with more KV blocks"
-            )
 
     # -- prefix cache ----------------------------------------------------------------------------
     def match_prefix(self, seq: Sequence) -> int:
@@ -179,12 +164,13 @@ class BlockManager:
         return copies
 
     def fork(self, parent: Sequence, child: Sequence) -> None:
-        """The child shares every block of the parent (its KV so far); writes will copy on demand."""
-        assert not child.block_table
-        for block_id in parent.block_table:
+        """Right after the parent's prefill: the child (the same prompt, no output yet) shares the
+        blocks that hold the prompt's KV; writes will copy on demand."""
+        assert not child.block_table and child.prompt_ids == parent.prompt_ids and not child.output_ids
+        child.block_table = parent.block_table[: self.blocks_for(len(child))]
+        for block_id in child.block_table:
             self._take(block_id)
-        child.block_table = list(parent.block_table)
-        child.num_computed_tokens = parent.num_computed_tokens
+        child.num_computed_tokens = len(child)
         self.seq_hashes[child.seq_id] = list(self.seq_hashes.get(parent.seq_id, []))
 
     def free_seq(self, seq: Sequence) -> None:

@@ -1,5 +1,13 @@
-"""The engine: schedule → draft → run → sample/verify → update → free, one step at a time.
+"""The engine: each `step()` is schedule → run → postprocess, the shape of nano-vllm's.
 
+    schedule      drafts are proposed (speculative decoding), then the scheduler picks the sequences
+                  and token counts of this step and the block manager gives them slots
+    run           the model runner computes every sequence's span (`Sequence.span`) in one forward;
+                  a layer-skip self-draft first runs its own one-token spans through the first layers
+    postprocess   sample (or verify the drafts), advance each sequence by the tokens it computed,
+                  fork the n > 1 completions of a prompt whose prefill just ended, finish and free
+
+Sequence state only moves forward: nothing is rewritten for a forward and restored after it.
 `Engine` is synchronous and single-threaded (`step()`, `generate()`); `AsyncEngine` runs the same
 loop in a background thread and streams each request's tokens to asyncio consumers, which is what
 the HTTP server uses. Requests and aborts from other threads are queued and applied between steps,
@@ -9,53 +17,29 @@ so a cancelled request (a client that disconnected) frees its blocks within one 
 from __future__ import annotations
 
 import queue
-from dataclasses import dataclass
 
 import torch
 
-from groundup.errors import GroundupError
 from groundup.generate import SamplingParams, make_generator, sampling_probs
+from groundup.models.layers import CausalLM
 from groundup.serve.block_manager import BlockManager
+from groundup.serve.config import EngineConfig
+from groundup.serve.limits import RequestLimits
 from groundup.serve.metrics import EngineMetrics
-from groundup.serve.model_runner import ModelRunner, PagedModel
-from groundup.serve.scheduler import ScheduledBatch, Scheduler, SchedulerConfig
-from groundup.serve.sequence import FinishReason, Sequence
+from groundup.serve.model_runner import ModelRunner
+from groundup.serve.scheduler import Scheduler
+from groundup.serve.sequence import FinishReason, Sequence, Span
 from groundup.serve.speculative import next_num_drafts, propose_ngram, sample_from, verify
 
 
-@dataclass
-class EngineConfig:
-    num_blocks: int = 512
-    block_size: int = 16
-    max_running: int = 32
-    max_tokens_per_step: int = 512
-    continuous: bool = True  # False: static batching (the baseline)
-    prefix_caching: bool = True
-    speculative: str | None = None  # None, "ngram" (prompt lookup) or "draft" (layer-skip self-draft)
-    num_speculative_tokens: int = 4  # the most draft tokens per step (adapted per sequence)
-    draft_layers: int | None = None  # layers of the self-draft; default: a quarter of the model
-
-    def __post_init__(self) -> None:
-        if self.speculative not in (None, "ngram", "draft"):
-            raise ValueError(f"speculative must be None, 'ngram' or 'draft', got {self.speculative!r}")
-        if self.num_speculative_tokens < 1:
-            raise ValueError(f"num_speculative_tokens must be >= 1, got {self.num_speculative_tokens}")
-
-
-class RequestError(GroundupError):
-    """A request the engine can never serve (too long for the context or the KV pool)."""
-
-
 class Engine:
-    def __init__(self, model: PagedModel, config: EngineConfig | None = None, eos_token_ids=()):
+    def __init__(self, model: CausalLM, config: EngineConfig | None = None, eos_token_ids=()):
         self.config = config = config or EngineConfig()
         self.model = model
         self.eos_token_ids = tuple(eos_token_ids)
+        self.limits = RequestLimits(model.max_context, model.vocab_size, config.num_blocks, config.block_size)
         self.block_manager = BlockManager(config.num_blocks, config.block_size, config.prefix_caching)
-        self.scheduler = Scheduler(
-            SchedulerConfig(config.max_running, config.max_tokens_per_step, config.continuous),
-            self.block_manager,
-        )
+        self.scheduler = Scheduler(config, self.block_manager)
         self.runner = ModelRunner(model, config.num_blocks, config.block_size)
         self.draft_layers = config.draft_layers or max(1, model.cache_spec.n_layers // 4)
         self.metrics = EngineMetrics()
@@ -66,17 +50,10 @@ class Engine:
 
     # -- requests -------------------------------------------------------------------------------
     def make_sequence(self, prompt_ids: list[int], params: SamplingParams) -> Sequence:
-        """Validate a request and build its Sequence (not yet queued: see `add`)."""
-        max_tokens = params.max_tokens
-        total = len(prompt_ids) + max_tokens
-        if total > self.model.max_context:
-            raise RequestError(
-                f"prompt ({len(prompt_ids)} tokens) + max_tokens ({max_tokens}) = {total} exceeds the "
-                f"model's context of {self.model.max_context} tokens; shorten the prompt or lower max_tokens"
-            )
-        self.block_manager.check_fits(total)
-        if any(not 0 <= t < self.model.vocab_size for t in prompt_ids):
-            raise RequestError(f"prompt token ids must lie in [0, {self.model.vocab_size}) for this model")
+        """Build a request's Sequence (not yet queued: see `add`). The one place a request is checked
+        against the model and the KV pool: `RequestError` (with the OpenAI param and code) if it can
+        never be served."""
+        self.limits.check(prompt_ids, params.max_tokens)
         seq = Sequence(list(prompt_ids), params, self.eos_token_ids)
         seq.generator = make_generator(params.seed)
         return seq
@@ -136,45 +113,40 @@ class Engine:
         self.metrics.on_step(batch, self.scheduler, self.block_manager)
         if not batch.seqs:
             return outputs
-        draft_probs = self._run_self_draft(batch) if self.config.speculative == "draft" else {}
-        logits = self.runner.run(batch)
+        self.runner.copy_blocks(batch.copies)
+        draft_probs = self._run_self_draft(batch.seqs) if self.config.speculative == "draft" else {}
+        logits = self.runner.run([seq.span(n) for seq, n in zip(batch.seqs, batch.num_tokens)])
         for seq, n, rows in zip(batch.seqs, batch.num_tokens, logits):
-            if rows is None:  # a prefill chunk that does not reach the end of the prompt yet
-                seq.num_computed_tokens += n
-                self.block_manager.commit(seq)
-                continue
-            self._accept(seq, n, rows, draft_probs.get(seq.seq_id), outputs)
+            self._postprocess(seq, n, rows, draft_probs.get(seq.seq_id), outputs)
         return outputs
 
-    def _accept(self, seq: Sequence, n: int, rows: torch.Tensor, draft_probs, outputs: list) -> None:
-        """Sample (or verify drafts) from the logits rows, append, and finish when due."""
+    def _postprocess(self, seq: Sequence, n: int, rows: torch.Tensor | None, draft_probs, outputs) -> None:
+        """Advance `seq` past the tokens it computed; sample (or verify drafts) from its logits rows."""
+        if rows is None:  # a prefill chunk that does not reach the end of the prompt yet
+            seq.num_computed_tokens += n
+            self.block_manager.commit(seq)
+            return
         drafts = seq.draft_ids
         probs = self._probs(seq, rows, drafts)  # (1 + k, V)
-        if seq.forks:  # the prefill just ended: the forks take the prompt's KV as it is now
-            seq.num_computed_tokens += n
-            for child in seq.forks:
-                self._parent.pop(child.seq_id, None)
-                self.block_manager.fork(seq, child)
-                self.scheduler.running.append(child)
-                child.status = seq.status
-                self._append(child, [sample_from(probs[0], child.generator)], rows, outputs)
-            seq.forks = []
-            seq.num_computed_tokens -= n
+        if seq.forks:  # the prefill just ended: the forks take the prompt's KV and draw from probs[0]
+            self._fork(seq, probs[0], rows, outputs)
         if drafts:
             tokens, accepted = verify(drafts, probs, draft_probs, seq.generator)
-            seq.num_computed_tokens += n - len(drafts) + accepted
-            seq.num_drafted += len(drafts)
-            seq.num_accepted += accepted
-            self.spec_k[seq.seq_id] = next_num_drafts(
-                len(drafts), accepted, self.config.num_speculative_tokens
-            )
-            self.metrics.on_speculation(len(drafts), accepted)
+            self._on_speculation(seq, len(drafts), accepted)
         else:
-            tokens = [sample_from(probs[0], seq.generator)]
-            seq.num_computed_tokens += n
+            tokens, accepted = [sample_from(probs[0], seq.generator)], 0
+        seq.num_computed_tokens += n - len(drafts) + accepted  # rejected drafts' KV is not kept
         if drafts:
             self.block_manager.trim(seq)  # blocks reserved for rejected drafts go back
         self._append(seq, tokens, rows, outputs)
+
+    def _fork(self, parent: Sequence, probs: torch.Tensor, rows: torch.Tensor, outputs: list) -> None:
+        for child in parent.forks:
+            self._parent.pop(child.seq_id, None)
+            self.block_manager.fork(parent, child)
+            self.scheduler.add_forked(child)
+            self._append(child, [sample_from(probs, child.generator)], rows, outputs)
+        parent.forks = []
 
     def _append(self, seq: Sequence, tokens: list[int], rows: torch.Tensor, outputs: list) -> None:
         logprobs = torch.log_softmax(rows, dim=-1)
@@ -224,25 +196,31 @@ class Engine:
             else:
                 seq.draft_ids = [0] * k  # slots reserved now, tokens filled by the self-draft
 
+    def _on_speculation(self, seq: Sequence, drafted: int, accepted: int) -> None:
+        seq.num_drafted += drafted
+        seq.num_accepted += accepted
+        self.spec_k[seq.seq_id] = next_num_drafts(drafted, accepted, self.config.num_speculative_tokens)
+        self.metrics.on_speculation(drafted, accepted)
+
     @torch.inference_mode()
-    def _run_self_draft(self, batch) -> dict[int, torch.Tensor]:
+    def _run_self_draft(self, seqs: list[Sequence]) -> dict[int, torch.Tensor]:
         """Layer-skip self-draft: the target's first `draft_layers` layers + its LM head propose the
         drafts one position at a time. Those layers' K/V for a token equal the target's, so the draft
-        reads and writes the target's own cache; the verifying forward rewrites the draft positions."""
-        drafting = [s for s in batch.seqs if s.draft_ids]
+        reads and writes the target's own cache; the verifying forward rewrites the draft positions.
+        Returns each drafting sequence's draft distributions (k, V)."""
+        drafting = [s for s in seqs if s.draft_ids]
         probs = {s.seq_id: [] for s in drafting}
-        saved = {s.seq_id: s.num_computed_tokens for s in drafting}
         for j in range(max((len(s.draft_ids) for s in drafting), default=0)):
             active = [s for s in drafting if len(s.draft_ids) > j]
-            for s in active:  # feed the last real token, then the drafts so far
-                s.num_computed_tokens = saved[s.seq_id] + j
-            view = ScheduledBatch(seqs=active, num_tokens=[1] * len(active))
-            for s, rows in zip(active, self.runner.run(view, num_layers=self.draft_layers)):
+            # feed the last real token, then the drafts so far, one position per forward
+            spans = [
+                Span(s.block_table, len(s) - 1 + j, [s.draft_ids[j - 1] if j else s.all_ids[-1]])
+                for s in active
+            ]
+            for s, rows in zip(active, self.runner.run(spans, num_layers=self.draft_layers)):
                 p = self._probs(s, rows, s.draft_ids[:j])[0]
                 s.draft_ids[j] = sample_from(p, s.generator)
                 probs[s.seq_id].append(p)
-        for s in drafting:
-            s.num_computed_tokens = saved[s.seq_id]
         return {sid: torch.stack(p) for sid, p in probs.items()}
 
     # -- convenience --------------------------------------------------------------------------------

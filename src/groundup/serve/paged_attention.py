@@ -71,6 +71,15 @@ class PagedKVCache:
         self.meta: StepMetadata | None = None
 
     @property
+    def length(self) -> int:
+        """Not one number: the pool holds many sequences of different lengths (the KVCache protocol's
+        answer for such caches is explicit positions, which the model runner always passes)."""
+        raise ValueError(
+            "positions: the paged KV pool holds many sequences of different lengths, so it has no single "
+            "length; pass explicit positions (the serving engine's model runner does)"
+        )
+
+    @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.k + self.v)
 

@@ -19,20 +19,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from groundup.serve.block_manager import BlockManager
+from groundup.serve.config import SchedulerConfig
 from groundup.serve.sequence import Sequence, Status
-
-
-@dataclass
-class SchedulerConfig:
-    max_running: int = 32
-    max_tokens_per_step: int = 512  # the per-step token budget
-    continuous: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_running < 1:
-            raise ValueError(f"max_running must be >= 1, got {self.max_running}")
-        if self.max_tokens_per_step < 1:
-            raise ValueError(f"max_tokens_per_step must be >= 1, got {self.max_tokens_per_step}")
 
 
 @dataclass
@@ -60,9 +48,16 @@ class Scheduler:
         self.running: list[Sequence] = []
 
     def add(self, seq: Sequence) -> None:
-        self.bm.check_fits(len(seq.prompt_ids) + seq.max_tokens)
+        """Queue a request (checked against the pool by `RequestLimits` when it was made)."""
+        need = self.bm.blocks_for(len(seq.prompt_ids) + seq.max_tokens)
+        assert need <= self.bm.num_blocks, f"a sequence needing {need} blocks can never run"
         seq.status = Status.WAITING
         self.waiting.append(seq)
+
+    def add_forked(self, seq: Sequence) -> None:
+        """A fork that holds its parent's prompt KV already: it decodes from the next step on."""
+        seq.status = Status.RUNNING
+        self.running.append(seq)
 
     def has_work(self) -> bool:
         return bool(self.waiting or self.running)

@@ -4,6 +4,10 @@
 the scheduler gives a sequence `len(all_ids) - num_computed_tokens` (or a chunk of it) to compute next.
 Preemption by recompute simply sets it back to 0: prompt and outputs so far are recomputed later
 (most of it usually comes straight back from the prefix cache).
+
+A `Span` is what one forward computes for one sequence: explicit tokens at explicit positions through
+its block table. The engine builds spans from the sequences' state (`Sequence.span`) and never
+rewrites that state to make a forward see something else (the self-draft builds its own spans).
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ class FinishReason(enum.StrEnum):
     STOP = "stop"  # end-of-sequence token or a stop sequence
     LENGTH = "length"  # max_tokens or the context limit
     ABORT = "abort"  # cancelled by the client
+
+
+@dataclass
+class Span:
+    """`token_ids` at positions `start, start + 1, ...` of one sequence, whose K/V go into (and whose
+    context comes from) the blocks of `block_table`. Logits are wanted for the last `num_logits` tokens:
+    0 for a prefill chunk short of the prompt's end, 1 + drafts for a speculative step."""
+
+    block_table: list[int]
+    start: int
+    token_ids: list[int]
+    num_logits: int = 1
 
 
 @dataclass
@@ -81,6 +97,13 @@ class Sequence:
     def num_uncomputed(self) -> int:
         """Tokens whose KV is not yet in the cache (the whole prompt at first, then the last output)."""
         return len(self) - self.num_computed_tokens
+
+    def span(self, num_tokens: int) -> Span:
+        """The next `num_tokens` tokens to compute (its uncomputed tokens, then this step's drafts);
+        logits from its last real token on."""
+        start = self.num_computed_tokens
+        ids = (self.all_ids + self.draft_ids)[start : start + num_tokens]
+        return Span(self.block_table, start, ids, num_logits=max(0, start + num_tokens - len(self) + 1))
 
     @property
     def is_finished(self) -> bool:

@@ -1,0 +1,162 @@
+"""One path from engine tokens to an OpenAI response, shared by /v1/completions and /v1/chat/completions.
+
+    choice_events   runs the n sequences of a request and turns their tokens into text events
+                    (incremental detokenization, stop strings), in arrival order
+    respond         either streams the events as server-sent events (`data: {json}` chunks, an
+                    optional usage chunk, `data: [DONE]`) or collects them into one response body
+
+The endpoints differ only in how a choice looks, which a `Renderer` says (see `serve/responses.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from groundup.generate.decode import TextTracker  # incremental text + stop strings
+from groundup.serve import protocol as P
+from groundup.serve.async_engine import AsyncEngine
+
+
+class EngineFailure(Exception):
+    """The engine failed while running a request (the server answers 500)."""
+
+
+@dataclass
+class Choice:
+    """One of the `n` generations of a request, as text so far."""
+
+    index: int
+    text: TextTracker
+    finish_reason: str | None = None
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    """What one engine step added to one choice: new text, token ids and their logprobs, and the
+    finish reason once it is done (a snapshot: the choice itself keeps growing)."""
+
+    choice: Choice
+    text: str
+    token_ids: list[int]
+    logprobs: list[float]
+    finish_reason: str | None
+
+
+class Renderer(Protocol):
+    """How one endpoint renders choices (`serve/responses.py`)."""
+
+    id_prefix: str  # "cmpl" or "chatcmpl"
+    chunk_type: type[BaseModel]  # the streamed envelope (id, created, model, choices, usage)
+    response_type: type[BaseModel]  # the whole-response envelope (model, choices, usage)
+
+    def opening(self) -> list[BaseModel]: ...  # chunk choices streamed before any token
+
+    def deltas(self, event: Event) -> list[BaseModel]: ...  # chunk choices for one event, one chunk each
+
+    def choice(self, choice: Choice) -> BaseModel: ...  # one choice of the collected response
+
+
+async def choice_events(engine: AsyncEngine, seqs, tokenizer, stops: list[str]) -> AsyncIterator[Event]:
+    """Run the sequences (from `engine.make_sequences`) concurrently; yield their events as they come.
+    Leaving early (a disconnect) aborts every sequence still running."""
+    eos = set(engine.eos_token_ids)
+    merged: asyncio.Queue = asyncio.Queue()
+
+    async def pump(choice: Choice, stream: AsyncIterator):
+        try:
+            async for item in stream:
+                if item.error:
+                    raise EngineFailure(item.error)
+                delta = ""
+                for t in item.token_ids:
+                    if t not in eos and not choice.text.stopped:
+                        delta += choice.text.push(t)
+                if item.finished or choice.text.stopped:
+                    delta += choice.text.finish()
+                if choice.text.stopped:
+                    choice.finish_reason = "stop"
+                elif item.finished:  # an abort is the server's own doing (a stop string): "stop"
+                    choice.finish_reason = "stop" if item.finish_reason == "abort" else item.finish_reason
+                choice.token_ids += item.token_ids
+                choice.logprobs += item.logprobs
+                await merged.put(Event(choice, delta, item.token_ids, item.logprobs, choice.finish_reason))
+                if choice.finish_reason:
+                    break
+        except Exception as exc:
+            await merged.put(exc)
+        finally:
+            await stream.aclose()  # aborts the sequence if it is still running
+            await merged.put(None)
+
+    streams = engine.submit(seqs)
+    choices = [Choice(i, TextTracker(tokenizer, stops)) for i in range(len(seqs))]
+    tasks = [asyncio.create_task(pump(c, s)) for c, s in zip(choices, streams)]
+    try:
+        done = 0
+        while done < len(tasks):
+            item = await merged.get()
+            if item is None:
+                done += 1
+            elif isinstance(item, Exception):
+                raise item
+            else:
+                yield item
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def count_usage(prompt_tokens: int, choices: list[Choice]) -> P.Usage:
+    completion = sum(len(c.token_ids) for c in choices)
+    return P.Usage(
+        prompt_tokens=prompt_tokens, completion_tokens=completion, total_tokens=prompt_tokens + completion
+    )
+
+
+async def respond(
+    events: AsyncIterator[Event], renderer: Renderer, req: P.SamplingFields, model: str, prompt_tokens: int
+):
+    """The HTTP answer to `req`: a StreamingResponse of server-sent events if it asked for a stream,
+    else the collected response body."""
+    if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        chunks = _sse_chunks(events, renderer, model, prompt_tokens if include_usage else None)
+        return StreamingResponse(chunks, media_type="text/event-stream")
+    choices = {}
+    async for event in events:
+        choices[event.choice.index] = event.choice
+    ordered = [choices[i] for i in sorted(choices)]
+    return renderer.response_type(
+        model=model, choices=[renderer.choice(c) for c in ordered], usage=count_usage(prompt_tokens, ordered)
+    )
+
+
+async def _sse_chunks(events, renderer: Renderer, model: str, usage_prompt_tokens: int | None):
+    """`data: {chunk}` lines: the renderer's opening, its deltas per event, the usage chunk when
+    `usage_prompt_tokens` is given, then `data: [DONE]`."""
+    rid, created = P.new_id(renderer.id_prefix), int(time.time())
+
+    def chunk(choices, usage=None) -> str:
+        body = renderer.chunk_type(id=rid, created=created, model=model, choices=choices, usage=usage)
+        return f"data: {json.dumps(body.model_dump(exclude_none=False))}\n\n"
+
+    for piece in renderer.opening():
+        yield chunk([piece])
+    choices = {}
+    async for event in events:
+        choices[event.choice.index] = event.choice
+        for piece in renderer.deltas(event):
+            yield chunk([piece])
+    if usage_prompt_tokens is not None:
+        yield chunk([], count_usage(usage_prompt_tokens, list(choices.values())))
+    yield "data: [DONE]\n\n"
