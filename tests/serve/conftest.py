@@ -3,6 +3,11 @@ engine is compared with: the same model run on the whole sequence with no cache 
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
+import time
+
 import pytest
 import torch
 
@@ -84,3 +89,59 @@ class CharTokenizer:
 @pytest.fixture(scope="session")
 def char_tokenizer():
     return CharTokenizer()
+
+
+class SlowTokenizer(CharTokenizer):
+    """CharTokenizer whose `encode` burns CPU in pure Python (holding the GIL, as a slow tokenizer
+    does) for `seconds_per_kb` per 1000 characters past the first 1000, like a tokenizer that is
+    quadratic on a long run of spaces. `busy` is set while it works; `calls` counts its texts."""
+
+    def __init__(self, seconds_per_kb: float = 0.06):
+        self.seconds_per_kb = seconds_per_kb
+        self.busy = threading.Event()
+        self.calls = 0
+        self.last_end = 0.0
+
+    def encode(self, text):
+        self.calls += 1
+        self.busy.set()
+        try:
+            deadline = time.monotonic() + self.seconds_per_kb * max(0, len(text) - 1000) / 1000
+            while time.monotonic() < deadline:
+                sum(range(200))
+            return super().encode(text)
+        finally:
+            self.last_end = time.monotonic()
+            self.busy.clear()
+
+
+@contextlib.contextmanager
+def serving(model, tokenizer, engine_config=None, **server_kwargs):
+    """(url, engine) of an OpenAIServer over `model` on a free loopback port, for one `with` block."""
+    from groundup.serve.async_engine import AsyncEngine
+    from groundup.serve.engine import Engine, EngineConfig
+    from groundup.serve.server import BackgroundServer, OpenAIServer
+
+    engine_config = engine_config or EngineConfig(
+        num_blocks=128, block_size=8, max_running=16, max_tokens_per_step=256
+    )
+    engine = Engine(model, engine_config, eos_token_ids=[tokenizer.eos_token_id])
+    async_engine = AsyncEngine(engine).start()
+    server = OpenAIServer(async_engine, tokenizer, "tiny", **server_kwargs)
+    try:
+        with BackgroundServer(server.app) as url:
+            yield url, engine
+    finally:
+        async_engine.shutdown()
+
+
+@pytest.fixture(scope="session")
+def serve_tiny(tiny_model):
+    """`with serve_tiny(tokenizer, engine_config=None, **server_kwargs) as (url, engine):` the tiny
+    model served by an OpenAIServer (server_kwargs: api_key, config)."""
+    return functools.partial(serving, tiny_model)
+
+
+@pytest.fixture(scope="session")
+def slow_tokenizer():
+    return SlowTokenizer(seconds_per_kb=0.06)  # 48 KB of spaces: ~3 s of pure-Python CPU work

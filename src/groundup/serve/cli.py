@@ -1,7 +1,9 @@
 """`groundup serve`: the OpenAI-compatible HTTP server over the paged-KV engine.
 
-The engine flags are derived from `EngineConfig`'s fields (type, default, choices), so the parser and
-the dataclass cannot drift apart; the command builds one `EngineConfig` and hands it to `launch.serve`.
+The engine and server flags are derived from `EngineConfig`'s and `ServerConfig`'s fields (type,
+default, choices), so the parser and the dataclasses cannot drift apart; counts are range-checked by
+argparse (`groundup.argtypes`), so a bad value is a usage error before anything loads. The command
+builds the two configs and hands them to `launch.serve`.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import argparse
 import dataclasses
 import os
 
-from groundup.serve.config import SPECULATIVE, EngineConfig
+from groundup.argtypes import non_negative_int, port, positive_int
+from groundup.serve.config import SPECULATIVE, EngineConfig, ServerConfig
 
-# flag -> (EngineConfig field, help); `--no-prefix-caching` turns the boolean field off
+# flag -> (config field, help); `--no-prefix-caching` turns the boolean field off
 ENGINE_FLAGS = {
     "--max-running": ("max_running", "most sequences decoded together"),
     "--kv-blocks": ("num_blocks", "KV pool size in blocks"),
@@ -22,24 +25,43 @@ ENGINE_FLAGS = {
     "--num-speculative-tokens": ("num_speculative_tokens", "most draft tokens per step"),
     "--no-prefix-caching": ("prefix_caching", "turn prefix caching off"),
 }
+SERVER_FLAGS = {
+    "--max-body-bytes": ("max_body_bytes", "larger request bodies get 413, before they are read"),
+    "--max-prompt-chars": ("max_prompt_chars", "longer prompts get 400, before they are tokenized"),
+    "--max-batch-prompts": ("max_batch_prompts", "most prompts in one completions request"),
+    "--tokenizer-threads": ("tokenizer_threads", "requests tokenized at once, off the event loop"),
+    "--shutdown-grace": ("shutdown_grace", "seconds requests in flight get to finish after SIGTERM"),
+}
+CAN_BE_ZERO = {"shutdown_grace"}
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per ENGINE_FLAGS entry, typed and defaulted by its EngineConfig field."""
-    defaults = {f.name: f.default for f in dataclasses.fields(EngineConfig)}
-    for flag, (name, help) in ENGINE_FLAGS.items():
+def add_config_arguments(parser: argparse.ArgumentParser, config: type, flags: dict) -> None:
+    """One option per `flags` entry, typed and defaulted by its field of the `config` dataclass."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    for flag, (name, help) in flags.items():
         default = defaults[name]
         if isinstance(default, bool):  # a switch that is on by default: `--no-X` turns it off
             parser.add_argument(flag, dest=name, action="store_false", help=help)
             continue
-        kind = dict(choices=SPECULATIVE) if name == "speculative" else dict(type=type(default))
+        if name == "speculative":
+            kind = dict(choices=SPECULATIVE)
+        else:
+            kind = dict(type=non_negative_int if name in CAN_BE_ZERO else positive_int)
         metavar = None if name == "speculative" else flag[2:].upper().replace("-", "_")
         shown = f" (default: {default})" if default is not None else ""
         parser.add_argument(flag, dest=name, default=default, metavar=metavar, help=help + shown, **kind)
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, EngineConfig, ENGINE_FLAGS)
+
+
 def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(**{name: getattr(args, name) for name, _ in ENGINE_FLAGS.values()})
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(**{name: getattr(args, name) for name, _ in SERVER_FLAGS.values()})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,9 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model-name", help="the model id clients send (default: the file or directory name)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port, default=8000, help="TCP port (0: any free port)")
     add_engine_arguments(p)
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    add_config_arguments(p, ServerConfig, SERVER_FLAGS)
+    p.add_argument("--threads", type=positive_int, help="torch threads (default: torch's choice)")
     p.add_argument(
         "--api-key",
         default=os.environ.get("GROUNDUP_API_KEY"),
@@ -81,5 +104,6 @@ def serve_command(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=args.api_key,
         model_name=args.model_name,
+        server_config=server_config(args),
     )
     return 0

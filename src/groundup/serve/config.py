@@ -1,7 +1,8 @@
-"""The engine's settings, as two dataclasses: what the scheduler needs, and the rest of the engine.
+"""The serving settings: what the scheduler needs, the rest of the engine, and the HTTP server's.
 
 `EngineConfig` extends `SchedulerConfig`, so the engine hands its own config to the scheduler and no
-field is listed twice. `groundup serve` derives its flags from these fields (see `serve/cli.py`).
+field is listed twice. `ServerConfig` bounds the work one HTTP request can cause before the engine
+sees it. `groundup serve` derives its flags from these fields (see `serve/cli.py`).
 Plain dataclasses, no torch: the CLI builds its parser from them without loading the engine.
 """
 
@@ -44,3 +45,21 @@ class EngineConfig(SchedulerConfig):
             raise ValueError(f"speculative must be None, 'ngram' or 'draft', got {self.speculative!r}")
         if self.num_speculative_tokens < 1:
             raise ValueError(f"num_speculative_tokens must be >= 1, got {self.num_speculative_tokens}")
+
+
+@dataclass
+class ServerConfig:
+    """Bounds on one HTTP request, checked before any work is spent on it."""
+
+    max_body_bytes: int = 4 * 1024 * 1024  # larger bodies get 413, before they are read
+    max_prompt_chars: int = 1024 * 1024  # longer prompts (all of a request's text) get 400, untokenized
+    max_batch_prompts: int = 256  # the most prompts in one completions request (each makes n sequences)
+    tokenizer_threads: int = 2  # requests tokenized at once, on worker threads off the event loop
+    shutdown_grace: int = 3  # seconds in-flight requests get to finish after SIGTERM; then aborted
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_prompt_chars", "max_batch_prompts", "tokenizer_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0, got {self.shutdown_grace}")

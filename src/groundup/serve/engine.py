@@ -110,14 +110,14 @@ class Engine:
         outputs = [(s, []) for s in self._drain_inbox()]
         self._propose_drafts()
         batch = self.scheduler.schedule()
-        self.metrics.on_step(batch, self.scheduler, self.block_manager)
-        if not batch.seqs:
-            return outputs
-        self.runner.copy_blocks(batch.copies)
-        draft_probs = self._run_self_draft(batch.seqs) if self.config.speculative == "draft" else {}
-        logits = self.runner.run([seq.span(n) for seq, n in zip(batch.seqs, batch.num_tokens)])
-        for seq, n, rows in zip(batch.seqs, batch.num_tokens, logits):
-            self._postprocess(seq, n, rows, draft_probs.get(seq.seq_id), outputs)
+        self.metrics.on_step(batch)
+        if batch.seqs:
+            self.runner.copy_blocks(batch.copies)
+            draft_probs = self._run_self_draft(batch.seqs) if self.config.speculative == "draft" else {}
+            logits = self.runner.run([seq.span(n) for seq, n in zip(batch.seqs, batch.num_tokens)])
+            for seq, n, rows in zip(batch.seqs, batch.num_tokens, logits):
+                self._postprocess(seq, n, rows, draft_probs.get(seq.seq_id), outputs)
+        self.metrics.on_state(self.scheduler, self.block_manager)  # as the step leaves them: 0s when idle
         return outputs
 
     def _postprocess(self, seq: Sequence, n: int, rows: torch.Tensor | None, draft_probs, outputs) -> None:

@@ -57,11 +57,15 @@ class EngineMetrics:
             self.arrived += 1
             self.prompt_tokens += len(seq.prompt_ids)
 
-    def on_step(self, batch, scheduler, block_manager) -> None:
-        stats = block_manager.stats()
+    def on_step(self, batch) -> None:
         with self.lock:
             self.steps += 1
             self.preemptions += len(batch.preempted)
+
+    def on_state(self, scheduler, block_manager) -> None:
+        """The gauges, as of the end of a step (so the last step before the engine idles zeroes them)."""
+        stats = block_manager.stats()
+        with self.lock:
             self.gauges.update(
                 running=len(scheduler.running),
                 waiting=len(scheduler.waiting),

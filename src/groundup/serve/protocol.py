@@ -1,14 +1,17 @@
 """Request and response bodies of the OpenAI-compatible API (pydantic), in the order of OpenAI's
 API reference. Only the fields groundup serves are declared; unknown extra fields are ignored, as
-OpenAI clients send a few optional ones we do not use."""
+OpenAI clients send a few optional ones we do not use, except the chat fields that ask for something
+this server cannot do (tools, a structured `response_format`), which are declared so that a request
+using them is refused by name (`ChatCompletionRequest.unsupported_field`) instead of silently served
+without them."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 def new_id(prefix: str) -> str:
@@ -24,6 +27,7 @@ class SamplingFields(BaseModel):
 
     model: str
     max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)  # the newer name of max_tokens
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     top_k: int = Field(default=0, ge=0)  # not in OpenAI's API; accepted as vLLM does
@@ -39,22 +43,82 @@ class SamplingFields(BaseModel):
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop)
         return [s for s in stops if s]
 
+    def token_limit_field(self) -> str:
+        """The field that set the output limit, to name in an error about it."""
+        if self.max_tokens is None and self.max_completion_tokens is not None:
+            return "max_completion_tokens"
+        return "max_tokens"
+
 
 class CompletionRequest(SamplingFields):
-    prompt: str | list[int]
+    prompt: str | list[str] | list[int] | list[list[int]]  # a text, a batch of texts, ids, a batch of ids
     logprobs: int | None = Field(default=None, ge=0, le=5)
     echo: bool = False
+
+    @field_validator("prompt", mode="wrap")
+    @classmethod
+    def _one_of_four_shapes(cls, value, handler):
+        try:
+            return handler(value)
+        except ValidationError:  # one error per union member otherwise, none of them to the point
+            raise ValueError(
+                "prompt must be a string, a list of strings, a list of token ids or a list of token-id lists"
+            ) from None
+
+
+class ContentPart(BaseModel):
+    type: str
+    text: str | None = None
 
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str
+    content: str | list[ContentPart]
+
+    @field_validator("content")
+    @classmethod
+    def _text_parts_only(cls, content):
+        for i, part in enumerate(content if isinstance(content, list) else []):
+            if part.type != "text" or part.text is None:
+                raise ValueError(
+                    f"content part {i} has type {part.type!r}; this server takes text only: a string or "
+                    "parts {'type': 'text', 'text': ...}"
+                )
+        return content
+
+    @property
+    def text(self) -> str:
+        """The content as one string (text parts joined by newlines, as vLLM does)."""
+        return self.content if isinstance(self.content, str) else "\n".join(p.text for p in self.content)
+
+
+# field -> the values that ask for nothing beyond plain text generation, which are accepted
+NO_OP_VALUES = {
+    "response_format": ({"type": "text"},),
+    "tools": ([],),
+    "tool_choice": ("none",),
+    "functions": ([],),
+    "function_call": ("none",),
+}
 
 
 class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=5)
+    response_format: Any = None
+    tools: Any = None
+    tool_choice: Any = None
+    functions: Any = None
+    function_call: Any = None
+
+    def unsupported_field(self) -> str | None:
+        """The first field that asks for something this server does not do, if any."""
+        for name, no_ops in NO_OP_VALUES.items():
+            value = getattr(self, name)
+            if value is not None and value not in no_ops:
+                return name
+        return None
 
 
 class Usage(BaseModel):

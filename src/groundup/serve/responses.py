@@ -1,5 +1,5 @@
 """How each endpoint renders its choices, the only thing in which the two differ (`serve/streaming.py`
-runs the shared path): a completion choice is text (with the echoed prompt and per-token logprobs and
+runs the shared path): a completion choice is text (with its echoed prompt and per-token logprobs and
 offsets), a chat choice an assistant message (streamed as a role chunk, content deltas and a finish
 chunk, with logprobs per token as OpenAI's chat API shapes them).
 """
@@ -20,8 +20,9 @@ class CompletionRenderer:
     chunk_type = P.CompletionResponse
     response_type = P.CompletionResponse
 
-    def __init__(self, tokenizer: Tokenizer, logprobs: int | None, echo: str = ""):
-        self.tokenizer, self.logprobs, self.echo = tokenizer, logprobs, echo
+    def __init__(self, tokenizer: Tokenizer, logprobs: int | None, echoes: list[str] | None = None):
+        """`echoes`: per choice, the prompt text to put before its completion (`echo`), if any."""
+        self.tokenizer, self.logprobs, self.echoes = tokenizer, logprobs, echoes
 
     def opening(self) -> list[P.CompletionChoice]:
         return []
@@ -36,16 +37,19 @@ class CompletionRenderer:
     def choice(self, c: Choice) -> P.CompletionChoice:
         return P.CompletionChoice(
             index=c.index,
-            text=self.echo + c.text.text,
+            text=self._echo(c) + c.text.text,
             logprobs=self._logprobs(c),
             finish_reason=c.finish_reason,
         )
+
+    def _echo(self, c: Choice) -> str:
+        return self.echoes[c.index] if self.echoes else ""
 
     def _logprobs(self, c: Choice) -> P.CompletionLogprobs | None:
         if self.logprobs is None:
             return None
         tokens = token_strings(self.tokenizer, c.token_ids)
-        offsets, pos = [], len(self.echo)
+        offsets, pos = [], len(self._echo(c))
         for t in tokens:
             offsets.append(pos)
             pos += len(t)

@@ -1,7 +1,7 @@
 """One path from engine tokens to an OpenAI response, shared by /v1/completions and /v1/chat/completions.
 
-    choice_events   runs the n sequences of a request and turns their tokens into text events
-                    (incremental detokenization, stop strings), in arrival order
+    choice_events   runs the sequences of a request (n per prompt) and turns their tokens into
+                    text events (incremental detokenization, stop strings), in arrival order
     respond         either streams the events as server-sent events (`data: {json}` chunks, an
                     optional usage chunk, `data: [DONE]`) or collects them into one response body
 
@@ -66,9 +66,11 @@ class Renderer(Protocol):
     def choice(self, choice: Choice) -> BaseModel: ...  # one choice of the collected response
 
 
-async def choice_events(engine: AsyncEngine, seqs, tokenizer, stops: list[str]) -> AsyncIterator[Event]:
-    """Run the sequences (from `engine.make_sequences`) concurrently; yield their events as they come.
-    Leaving early (a disconnect) aborts every sequence still running."""
+async def choice_events(engine: AsyncEngine, groups, tokenizer, stops: list[str]) -> AsyncIterator[Event]:
+    """Run the groups of sequences (one `engine.make_sequences` per prompt) concurrently; yield their
+    events as they come. Choice `i` is the i-th sequence in group order (prompt p's j-th completion is
+    choice p·n + j, as OpenAI numbers a batch). Leaving early (a disconnect) aborts every sequence
+    still running."""
     eos = set(engine.eos_token_ids)
     merged: asyncio.Queue = asyncio.Queue()
 
@@ -98,8 +100,8 @@ async def choice_events(engine: AsyncEngine, seqs, tokenizer, stops: list[str]) 
             await stream.aclose()  # aborts the sequence if it is still running
             await merged.put(None)
 
-    streams = engine.submit(seqs)
-    choices = [Choice(i, TextTracker(tokenizer, stops)) for i in range(len(seqs))]
+    streams = [stream for group in groups for stream in engine.submit(group)]
+    choices = [Choice(i, TextTracker(tokenizer, stops)) for i in range(len(streams))]
     tasks = [asyncio.create_task(pump(c, s)) for c, s in zip(choices, streams)]
     try:
         done = 0
