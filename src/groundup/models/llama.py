@@ -52,6 +52,9 @@ class LlamaConfig:
     head_dim: int = 0  # 0: dim // n_heads
 
     def __post_init__(self):
+        for name in ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "hidden_dim", "max_context"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.head_dim == 0:
             self.head_dim = self.dim // self.n_heads
         if self.n_heads % self.n_kv_heads:
@@ -66,11 +69,14 @@ class LlamaConfig:
             )
 
         def key(name, default=None):
+            """A required (or defaulted) positive number: 0 heads or blocks is a broken file."""
             value = meta.get(f"llama.{name}", default)
             if value is None:
                 raise GroundupError(
                     f"GGUF metadata lacks llama.{name}; the file is not a complete Llama model"
                 )
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+                raise GroundupError(f"GGUF metadata llama.{name} = {value!r}; it must be a positive number")
             return value
 
         n_heads = key("attention.head_count")
@@ -163,6 +169,7 @@ class Llama(nn.Module):
         factors = None
         if "rope_freqs.weight" in reader.tensors:
             factors = torch.from_numpy(reader.dequantize("rope_freqs.weight"))
+        check_tensor_shapes(cfg, reader.tensors)
         with torch.device("meta"):  # no random init of weights that are about to be replaced
             model = cls(cfg)
         model = model.to_empty(device="cpu")
@@ -172,6 +179,49 @@ class Llama(nn.Module):
         if cfg.tie_embeddings:
             model.lm_head.weight = model.embed.weight
         return model.to(dtype).eval()
+
+
+def check_tensor_shapes(cfg: LlamaConfig, tensors: dict) -> None:
+    """The metadata must describe the tensors the file holds. A file whose keys were edited or
+    converted badly would otherwise fail deep inside the model with an index or size error; here the
+    error names the key, its value and what the tensors imply."""
+    blocks = {int(name.split(".")[1]) for name in tensors if name.startswith("blk.")}
+    if blocks != set(range(cfg.n_layers)):
+        raise GroundupError(
+            f"GGUF metadata llama.block_count = {cfg.n_layers}, but the file holds tensors for "
+            f"{len(blocks)} blocks; the metadata does not describe this file's tensors"
+        )
+    dim, q_rows, kv_rows = cfg.dim, cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+    heads = (
+        f"llama.attention.head_count = {cfg.n_heads} x head size {cfg.head_dim} "
+        f"(llama.attention.head_count_kv = {cfg.n_kv_heads})"
+    )
+    hidden = f"llama.feed_forward_length = {cfg.hidden_dim}"
+    width = f"llama.embedding_length = {dim}"
+    expected = {"token_embd.weight": ((cfg.vocab_size, dim), f"vocabulary {cfg.vocab_size}, {width}")}
+    expected["output_norm.weight"] = ((dim,), width)
+    for i in range(cfg.n_layers):
+        b = f"blk.{i}."
+        expected |= {
+            b + "attn_q.weight": ((q_rows, dim), f"{heads}, {width}"),
+            b + "attn_k.weight": ((kv_rows, dim), f"{heads}, {width}"),
+            b + "attn_v.weight": ((kv_rows, dim), f"{heads}, {width}"),
+            b + "attn_output.weight": ((dim, q_rows), f"{width}, {heads}"),
+            b + "ffn_gate.weight": ((cfg.hidden_dim, dim), f"{hidden}, {width}"),
+            b + "ffn_up.weight": ((cfg.hidden_dim, dim), f"{hidden}, {width}"),
+            b + "ffn_down.weight": ((dim, cfg.hidden_dim), f"{width}, {hidden}"),
+            b + "attn_norm.weight": ((dim,), width),
+            b + "ffn_norm.weight": ((dim,), width),
+        }
+    for name, (shape, implied_by) in expected.items():
+        if name not in tensors:
+            raise GroundupError(f"GGUF file lacks tensor {name!r}; not a complete Llama model")
+        found = tuple(tensors[name].shape)
+        if found != shape:
+            raise GroundupError(
+                f"tensor {name} is {found}, but the metadata ({implied_by}) implies {shape}; "
+                "the metadata does not describe this file's tensors"
+            )
 
 
 def _unpermute(w: np.ndarray, n_heads: int) -> np.ndarray:
