@@ -4,10 +4,11 @@ Encoding a chunk starts from the ids of its bytes and repeats: among adjacent pa
 take the one with the lowest rank (the leftmost on a tie) and replace it by its merged id; stop
 when no adjacent pair merges.
 
-Three loops compute exactly that, and `merge` picks one by the chunk's length:
+Three loops compute exactly that, and `merge` picks one per chunk:
 
 - `merge_naive` keeps a list of pair ranks and scans it for the minimum: O(n) per merge, O(n²) for a
-  chunk of n bytes. On the few bytes of a natural-language chunk it is the fastest.
+  chunk of n bytes. On the few bytes of a natural-language chunk (under `LONG_CHUNK` ids) it is the
+  fastest, and it is the reference the others are tested against.
 - `merge_heap` keeps the parts in a doubly linked list (arrays `nxt`/`prv` indexed by the part's
   first byte) and the candidate pairs in a heap keyed by (rank, position): O(log n) per merge, so a
   long run of spaces, CJK text or one huge word costs O(n log n) instead of O(n²). A merge changes
@@ -15,11 +16,12 @@ Three loops compute exactly that, and `merge` picks one by the chunk's length:
   in the heap and are skipped when popped ("lazy invalidation": a popped pair must still have the
   rank it was pushed with). The position is the index of the pair's left part in the original
   sequence; parts never move, so the smallest position among equal ranks is the leftmost pair, and
-  the loops make the same merges in the same order.
-- `merge_by_rank`, used for long chunks, is `merge_heap` with one bucket of positions per rank in
-  place of one heap entry per pair: all pairs of the lowest rank are merged in one left-to-right
-  pass. It does the same merges about three times faster, and hands over to `merge_heap`'s loop on a
-  table where rank order would not be kept (see its docstring).
+  the loops make the same merges in the same order. Used for long chunks of mostly distinct pairs.
+- `merge_by_rank` is `merge_heap` with one bucket of positions per rank in place of one heap entry
+  per pair: all pairs of the lowest rank are merged in one left-to-right pass. It does the same
+  merges 2-3 times faster on long chunks that repeat a few pairs (runs of one character, repeated
+  emoji sequences), and hands over to `merge_heap`'s loop on a table where rank order would not be
+  kept (see its docstring).
 
 The loops read a *merge table*, `(left id, right id) -> (rank, merged id)`. Two sources give one:
 
