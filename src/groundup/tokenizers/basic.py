@@ -3,7 +3,8 @@
 The simplest BPE: the whole text is one sequence of bytes, so merges may cross spaces and
 punctuation (a token for "e t" or "d." can appear). It is the first step of the lecture; `RegexBPE`
 fixes the cross-word merges. Without a pre-split there is a single chunk, so training rewrites the
-whole text for every merge and encoding runs the merge loop over the whole text: use it on small texts.
+whole text for every merge (use it on small texts), and encoding merges the whole text as one chunk
+(O(n log n), `merge.py`).
 
 >>> tok = BasicBPE().train("aaabdaaabac", 256 + 3)
 >>> tok.merges

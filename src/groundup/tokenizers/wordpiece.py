@@ -130,6 +130,7 @@ class WordPiece:
         self.unk_token, self.prefix = unk_token, prefix
         self.special_tokens: dict[str, int] = {t: vocab[t] for t in special_tokens}
         self.max_input_chars_per_word = max_input_chars_per_word
+        self._longest = max(map(len, vocab), default=0)  # no piece is longer: the search starts there
         self._cache = ChunkCache(self.wordpiece)
 
     @classmethod
@@ -197,12 +198,17 @@ class WordPiece:
         return words
 
     def wordpiece(self, word: str) -> list[str]:
-        """Greedy longest-match-first pieces of one word, or [unk_token]."""
+        """Greedy longest-match-first pieces of one word, or [unk_token].
+
+        Each piece is searched from the longest candidate down, but never from longer than the
+        longest vocabulary entry: the same pieces as trying every end of the word, in O(len × longest)
+        instead of O(len²) lookups.
+        """
         if len(word) > self.max_input_chars_per_word:
             return [self.unk_token]
         pieces, start, vocab = [], 0, self.vocab
         while start < len(word):
-            end = len(word)
+            end = min(len(word), start + self._longest)
             while end > start:
                 piece = word[start:end] if start == 0 else self.prefix + word[start:end]
                 if piece in vocab:
