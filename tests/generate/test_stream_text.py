@@ -92,3 +92,21 @@ def test_cli_rejects_bad_sampling_values_before_loading(capsys):
         with pytest.raises(SystemExit) as exc:
             parser.parse_args(["generate", "hi", *argv])
         assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_each_token_is_decoded_once_so_long_outputs_cost_linear_time():
+    """The tracker decodes only the new token's bytes (issue 14: re-decoding every id on every token
+    made a long generation quadratic); the text equals decoding everything at once."""
+    calls = []
+
+    class CountingTokenizer(ByteTokenizer):
+        def decode_bytes(self, ids):
+            calls.append(len(ids))
+            return super().decode_bytes(ids)
+
+    script = list("naïve café ✓ ".encode() * 3) + [256]  # within the fake model's context
+    out = generate(
+        ScriptedModel(script), [1], SamplingParams(temperature=0, max_tokens=600), CountingTokenizer()
+    )
+    assert out.text == bytes(script[:-1]).decode()
+    assert set(calls) == {1}

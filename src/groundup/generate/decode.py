@@ -86,26 +86,35 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
 
 
 class TextTracker:
-    """Decodes the output ids incrementally and applies stop strings."""
+    """Decodes the output ids incrementally and applies stop strings.
+
+    Each token's bytes are decoded once (a byte-level vocabulary's text is the concatenation of its
+    tokens' bytes), so a long generation costs O(1) per token, not a re-decode of everything so far;
+    the bytes of a character split across tokens wait in `pending` for the rest.
+    """
 
     def __init__(self, tokenizer, stops: Sequence[str]):
         self.tokenizer, self.stops = tokenizer, [s for s in stops if s]
         self.ids: list[int] = []
         self.emitted = 0  # characters of the text already released
         self.text = ""
+        self.pending = b""  # the start of a UTF-8 character whose last bytes have not come yet
         self.stopped = False
 
     def push(self, token_id: int, final: bool = False) -> str:
         self.ids.append(token_id)
         if self.tokenizer is None:
             return ""
-        data = self.tokenizer.decode_bytes(self.ids)
-        if not final:
-            data = data[: _utf8_complete(data)]
-        self.text = data.decode("utf-8", errors="replace")
+        data = self.pending + self.tokenizer.decode_bytes([token_id])
+        complete = len(data) if final else _utf8_complete(data)
+        self.text += data[:complete].decode("utf-8", errors="replace")
+        self.pending = data[complete:]
         return self._release(final)
 
     def finish(self) -> str:
+        if not self.stopped:  # text after a stop string is dropped, incomplete bytes included
+            self.text += self.pending.decode("utf-8", errors="replace")
+        self.pending = b""
         return self._release(final=True)
 
     def _release(self, final: bool) -> str:
