@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from benchmarks.harness import RESULTS_DIR, Report
+from groundup.generate.loading import load_model
 from groundup.quant.llm.report import (
     ReportConfig,
     config_env,
@@ -88,7 +89,7 @@ def run(report: Report, quick: bool) -> None:
     config.threads = int(os.environ.get("QUANT_LLM_THREADS", config.threads))
     config.calib_samples = int(os.environ.get("QUANT_LLM_CALIB_SAMPLES", config.calib_samples))
     only = os.environ.get("QUANT_LLM_ROWS")  # comma-separated row names, to re-run a few rows
-    setup = load_setup(config)
+    setup = load_setup(*load_model(), config)
     env = config_env(config)
     report.env.update(env)  # so the saved JSON can be rendered again (groundup quant report --from-rows)
     ours = {name: (name, info, fn) for name, info, fn in our_rows(setup, progress=print)}

@@ -20,8 +20,9 @@ from torch import nn
 
 from benchmarks.harness import Report
 from groundup.data import load_text
+from groundup.tokenizers.char import CharTokenizer
 from groundup.train.config import make_config
-from groundup.train.data import Batcher, CharVocab, split_tokens
+from groundup.train.data import Batcher, split_tokens
 from groundup.train.schedules import WarmupCosine
 from groundup.train.trainer import train
 
@@ -129,12 +130,13 @@ def run(report: Report, quick: bool) -> None:
     torch.set_num_threads(threads)
     text = load_text("tinyshakespeare")
     cfg = make_config("shakespeare-char-cpu", threads=threads, progress=False)
-    vocab = CharVocab.from_text(text)
-    train_tokens, val_tokens = split_tokens(vocab.encode(text), cfg.val_fraction, cfg.block_size)
+    tokenizer = CharTokenizer.from_text(text)
+    tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    train_tokens, val_tokens = split_tokens(tokens, cfg.val_fraction, cfg.block_size)
     iters = 60 if quick else 200
     no_eval = dict(max_iters=iters, eval_interval=10**9, ckpt_interval=0)
 
-    baseline_tps, _, _ = baseline_run(cfg, train_tokens, val_tokens, vocab.size, iters)
+    baseline_tps, _, _ = baseline_run(cfg, train_tokens, val_tokens, tokenizer.vocab_size, iters)
     for name, option in OPTIONS.items():
         ours = train(
             make_config("shakespeare-char-cpu", threads=threads, progress=False, **no_eval, **option),
@@ -155,7 +157,7 @@ def run(report: Report, quick: bool) -> None:
         return
     full = cfg.max_iters
     _, base_reached, base_val = baseline_run(
-        cfg, train_tokens, val_tokens, vocab.size, full, cfg.eval_interval
+        cfg, train_tokens, val_tokens, tokenizer.vocab_size, full, cfg.eval_interval
     )
     for name in ("fp32", "compile"):
         result = train(

@@ -8,20 +8,16 @@ Run: `groundup classic benchmark [--out DIR] [--quick]` or `python -m examples.c
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from sklearn import linear_model, neighbors, svm, tree
+from threadpoolctl import threadpool_limits
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn import linear_model, neighbors, svm, tree  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-import groundup.classic as gc  # noqa: E402
-from examples.classic.suite import CASES, DATASETS, fit, load, problem, score  # noqa: E402
+import groundup.classic as gc
+from examples.classic.suite import CASES, DATASETS, fit, load, problem, score
+from groundup.reports import figure, provenance, write_text
 
 BOUNDARY_MODELS = [
     ("LogisticRegression", gc.LogisticRegression, linear_model.LogisticRegression),
@@ -65,14 +61,11 @@ def comparison_rows(datasets) -> list[dict]:
 def pca_scatter(name: str, out: Path) -> str:
     X, y = load(name, scaled=True)
     Z = gc.PCA(2).fit_transform(X)  # (n, 2)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    points = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=8)
-    ax.set(title=f"{name}: first two principal components", xlabel="PC 1", ylabel="PC 2")
-    fig.colorbar(points, ax=ax, label="class")
     path = out / f"pca_{name}.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    with figure(path, figsize=(5, 4), dpi=90) as (fig, ax):
+        points = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=8)
+        ax.set(title=f"{name}: first two principal components", xlabel="PC 1", ylabel="PC 2")
+        fig.colorbar(points, ax=ax, label="class")
     return path.name
 
 
@@ -85,24 +78,21 @@ def decision_boundaries(out: Path) -> str:
         np.linspace(X[:, 1].min() - 0.5, X[:, 1].max() + 0.5, 200),
     )
     grid = np.c_[xx.ravel(), yy.ravel()]  # (40000, 2)
-    fig, axes = plt.subplots(
-        2, len(BOUNDARY_MODELS), figsize=(4 * len(BOUNDARY_MODELS), 7), sharex=True, sharey=True
-    )
-    for col, (title, ours, peer) in enumerate(BOUNDARY_MODELS):
-        for row, (label, make) in enumerate((("groundup", ours), ("scikit-learn", peer))):
-            model = fit(make, X, y)
-            ax = axes[row, col]
-            ax.contourf(xx, yy, model.predict(grid).reshape(xx.shape), alpha=0.3, cmap="viridis")
-            ax.scatter(X[:, 0], X[:, 1], c=y, s=10, cmap="viridis", edgecolor="k", linewidth=0.2)
-            ax.set_title(f"{label}: {title}", fontsize=9)
-    for ax in axes[-1]:
-        ax.set_xlabel("petal length (standardized)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("petal width (standardized)")
     path = out / "iris_decision_boundaries.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    cols = len(BOUNDARY_MODELS)
+    grid_plot = figure(path, nrows=2, ncols=cols, figsize=(4 * cols, 7), dpi=80, sharex=True, sharey=True)
+    with grid_plot as (_, axes):
+        for col, (title, ours, peer) in enumerate(BOUNDARY_MODELS):
+            for row, (label, make) in enumerate((("groundup", ours), ("scikit-learn", peer))):
+                model = fit(make, X, y)
+                ax = axes[row, col]
+                ax.contourf(xx, yy, model.predict(grid).reshape(xx.shape), alpha=0.3, cmap="viridis")
+                ax.scatter(X[:, 0], X[:, 1], c=y, s=10, cmap="viridis", edgecolor="k", linewidth=0.2)
+                ax.set_title(f"{label}: {title}", fontsize=9)
+        for ax in axes[-1]:
+            ax.set_xlabel("petal length (standardized)")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("petal width (standardized)")
     return path.name
 
 
@@ -110,8 +100,7 @@ def markdown(rows: list[dict], scatters: list[str], boundaries: str) -> str:
     lines = [
         "# groundup.classic vs scikit-learn",
         "",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')}; load average {os.getloadavg()[0]:.2f} on "
-        f"{os.cpu_count()} CPUs. Scores are on the training table: accuracy (classifiers), R^2 (regressors "
+        f"{provenance(('numpy', 'sklearn'))} Scores are on the training table: accuracy (classifiers), R^2 (regressors "
         "predicting the first feature from the rest), -inertia (k-means), average log-likelihood (GMM), "
         "explained variance of 2 components (PCA). Times are one fit each, on one BLAS thread.",
         "",
@@ -142,8 +131,7 @@ def main(out: str = "classic_report", quick: bool = False) -> Path:
     with threadpool_limits(1):  # one thread each: on a shared machine more only measures the neighbours
         rows = comparison_rows(DATASETS[:2] if quick else DATASETS)
     scatters = [pca_scatter(name, folder) for name in DATASETS]
-    report = folder / "README.md"
-    report.write_text(markdown(rows, scatters, decision_boundaries(folder)))
+    report = write_text(folder / "README.md", markdown(rows, scatters, decision_boundaries(folder)))
     print(f"wrote {report}")
     return report
 

@@ -15,8 +15,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from groundup.grad import Tensor, losses, optim
-from groundup.grad.demos.report import plot_curves, smooth, table, write_report
 from groundup.grad.demos.training import accuracy, batches, cnn, load_mnist, mlp
+from groundup.reports import markdown_table, plot_curves, smooth, write_report
 
 
 def torch_twin(kind: str, ours) -> torch.nn.Module:
@@ -70,28 +70,25 @@ def main(kind: str, epochs: int, out: Path, seed: int = 0) -> dict:
     with torch.no_grad():
         tacc = float((theirs(torch.tensor(data.x_test)).argmax(-1).numpy() == data.y_test).mean())
     diff = np.abs(np.array(ours_losses) - np.array(torch_losses))
-    out.mkdir(parents=True, exist_ok=True)
     plot_curves(
         out / f"{kind}_vs_torch.png",
         {"groundup.grad": smooth(ours_losses), "PyTorch": smooth(torch_losses)},
         f"{kind.upper()} on MNIST 5k: same init, batches and optimizer",
         "train loss (10-step mean)",
     )
-    lines = [
+    sections = [
         f"{kind.upper()}, Adam lr {lr:g} with per-step cosine decay, batch 128, {epochs} epochs, shifted training images; "
         "PyTorch starts from our initial weights and sees the identical batches.",
-        "",
-        *table(
+        markdown_table(
             ["", "groundup.grad", "PyTorch"],
             [["final train loss", ours_losses[-1], torch_losses[-1]], ["test accuracy", acc, tacc]],
+            float_format=".4f",
         ),
-        "",
         f"Loss curves: max |difference| over {len(diff)} steps = {diff.max():.2e} (first 100 steps: "
         f"{diff[:100].max():.2e}); test accuracy difference {abs(acc - tacc) * 100:.2f} points.",
-        "",
         f"![curves]({kind}_vs_torch.png)",
     ]
-    write_report(out, f"{kind}_vs_torch", f"{kind.upper()}: groundup.grad vs PyTorch", lines)
+    write_report(out / f"{kind}_vs_torch.md", f"{kind.upper()}: groundup.grad vs PyTorch", sections)
     result = {"ours_accuracy": acc, "torch_accuracy": tacc, "max_loss_diff": float(diff.max())}
     print(result)
     return result

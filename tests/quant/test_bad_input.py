@@ -11,8 +11,8 @@ from groundup.quant import (
     calibrate,
     make_observer,
     quantize,
-    quantize_model,
     quantize_nf4,
+    swap_quant_layers,
 )
 from groundup.quant.fp8 import round_to_fp8
 
@@ -46,7 +46,7 @@ def test_nan_and_inf_are_refused(bad):
 
 
 def test_empty_calibration_sets():
-    model = quantize_model(torch.nn.Sequential(torch.nn.Linear(4, 2)), QuantConfig())
+    model = swap_quant_layers(torch.nn.Sequential(torch.nn.Linear(4, 2)), QuantConfig())
     with pytest.raises(ValueError, match="batches is empty"):
         calibrate(model, [])
     with pytest.raises(ValueError, match="calibration set is empty"):

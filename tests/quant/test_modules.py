@@ -1,4 +1,4 @@
-"""QuantLinear / QuantConv2d, quantize_model, static and dynamic PTQ, QAT with the straight-through estimator."""
+"""QuantLinear / QuantConv2d, swap_quant_layers, static and dynamic PTQ, QAT with the straight-through estimator."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from groundup.quant import (
     convert,
     fake_quantize_affine,
     model_nbytes,
-    quantize_model,
+    swap_quant_layers,
 )
 from groundup.quant.modules import weight_qparams
 
@@ -39,14 +39,14 @@ def inputs(n=32, seed=0):
 
 
 def test_quantize_model_swaps_layers_and_honours_skip():
-    q = quantize_model(tiny_cnn(), QuantConfig(skip=("5",)))
+    q = swap_quant_layers(tiny_cnn(), QuantConfig(skip=("5",)))
     assert isinstance(q[0], QuantConv2d) and isinstance(q[3], QuantLinear) and type(q[5]) is nn.Linear
 
 
 @pytest.mark.parametrize("mode", ["fake", "int"])
 def test_static_ptq_stays_close_to_float(mode):
     model, x = tiny_cnn().eval(), inputs()
-    q = calibrate(quantize_model(model, QuantConfig(mode=mode)), [x[:16], x[16:]]).eval()
+    q = calibrate(swap_quant_layers(model, QuantConfig(mode=mode)), [x[:16], x[16:]]).eval()
     y, y_q = model(x), q(x)
     assert ((y - y_q).abs().max() / y.abs().max()) < 0.05
 
@@ -54,7 +54,7 @@ def test_static_ptq_stays_close_to_float(mode):
 def test_integer_execution_equals_fake_quant_simulation():
     """Equivalence of the two paths: int8 GEMM + rescale vs float math on fake-quantized tensors."""
     model, x = tiny_cnn().eval(), inputs()
-    fake = calibrate(quantize_model(model, QuantConfig(mode="fake")), [x]).eval()
+    fake = calibrate(swap_quant_layers(model, QuantConfig(mode="fake")), [x]).eval()
     integer = convert(fake).eval()
     assert integer[0].weight_q.dtype == torch.int8
     torch.testing.assert_close(integer(x), fake(x), rtol=1e-4, atol=1e-5)
@@ -62,7 +62,7 @@ def test_integer_execution_equals_fake_quant_simulation():
 
 def test_dynamic_ptq_uses_each_batchs_own_range():
     model, x = tiny_cnn().eval(), inputs()
-    q = quantize_model(model, QuantConfig(mode="int", dynamic=True)).eval()
+    q = swap_quant_layers(model, QuantConfig(mode="int", dynamic=True)).eval()
     small, large = q(x), q(x * 100)
     assert ((small - model(x)).abs().max() / model(x).abs().max()) < 0.05
     assert ((large - model(x * 100)).abs().max() / model(x * 100).abs().max()) < 0.05
@@ -70,7 +70,7 @@ def test_dynamic_ptq_uses_each_batchs_own_range():
 
 def test_weight_only_int8_is_exactly_float_on_dequantized_weights():
     model, x = tiny_cnn().eval(), inputs()
-    q = quantize_model(model, QuantConfig(mode="int", activation=None)).eval()
+    q = swap_quant_layers(model, QuantConfig(mode="int", activation=None)).eval()
     w_hat = q[3].weight_q.float() * q[3].weight_scale
     h = q[:3](x)
     torch.testing.assert_close(q[3](h), h @ w_hat.t() + q[3].bias, rtol=1e-5, atol=1e-5)
@@ -110,7 +110,7 @@ def test_qat_training_reduces_loss_and_converts_to_integers():
     torch.manual_seed(0)
     x = torch.randn(96, 1, 8, 8)
     y = (x.mean(dim=(1, 2, 3)) > 0).long()
-    model = quantize_model(tiny_cnn(), QuantConfig(weight=QScheme(bits=4, granularity="channel")))
+    model = swap_quant_layers(tiny_cnn(), QuantConfig(weight=QScheme(bits=4, granularity="channel")))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(8):
@@ -128,8 +128,8 @@ def test_model_size_counts_bits():
     model = tiny_cnn()
     float_bytes = sum(p.numel() for p in model.parameters()) * 4
     assert model_nbytes(model) == float_bytes
-    q8 = quantize_model(model, QuantConfig(weight=QScheme(bits=8)))
-    q4 = quantize_model(model, QuantConfig(weight=QScheme(bits=4)))
+    q8 = swap_quant_layers(model, QuantConfig(weight=QScheme(bits=8)))
+    q4 = swap_quant_layers(model, QuantConfig(weight=QScheme(bits=4)))
     weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d))
     biases = sum(m.bias.numel() for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d))
     assert model_nbytes(q8) == weights + 3 * 4 + biases * 4

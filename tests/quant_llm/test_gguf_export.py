@@ -11,7 +11,7 @@ from groundup.formats.ggml_types import GGMLType
 from groundup.formats.gguf_writer import GGUFWriter
 from groundup.models.llama import Llama
 from groundup.quant.llm.gguf_export import _to_llama_cpp_order, export_gguf
-from groundup.quant.llm.quantize import quantize_model
+from groundup.quant.llm.quantize import quantize_llm
 
 pytestmark = pytest.mark.module("1.2")
 
@@ -66,7 +66,7 @@ def test_w4_g32_exports_as_q4_1(tmp_path, tiny_llama, windows):
     base = Llama.from_gguf(source)
     with torch.no_grad():
         torch.testing.assert_close(base(windows), tiny_llama(windows))  # the source file is faithful
-    quantized = quantize_model(copy.deepcopy(base), "gptq", 4, 32, windows=windows)
+    quantized = quantize_llm(copy.deepcopy(base), "gptq", 4, 32, windows=windows)
     exported = export_gguf(quantized, source, tmp_path / "tiny-q4_1.gguf")
 
     reader = gguf.GGUFReader(exported)
@@ -85,6 +85,6 @@ def test_w4_g32_exports_as_q4_1(tmp_path, tiny_llama, windows):
 
 def test_export_refuses_formats_without_a_ggml_type(tmp_path, tiny_llama):
     source = write_source_gguf(tiny_llama, tmp_path / "tiny.gguf")
-    model = quantize_model(Llama.from_gguf(source), "rtn", 4, 64)
+    model = quantize_llm(Llama.from_gguf(source), "rtn", 4, 64)
     with pytest.raises(ValueError, match="no ggml type matches 4-bit weights with group size 64"):
         export_gguf(model, source, tmp_path / "out.gguf")

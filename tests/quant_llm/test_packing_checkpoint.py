@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from groundup.quant.llm.checkpoint import CheckpointError, load_quantized, save_quantized
-from groundup.quant.llm.packing import pack_bits, unpack_bits
-from groundup.quant.llm.quantize import check_request, quantize_model
+from groundup.quant.llm.quantize import check_request, quantize_llm
 from groundup.quant.llm.rtn import rtn_quantize
-from groundup.quant.packing import pack_int4
+from groundup.quant.packing import pack_bits, pack_int4, unpack_bits
 
 pytestmark = pytest.mark.module("1.2")
 
@@ -74,7 +73,7 @@ def test_bad_requests_name_the_limit():
     ("method", "bits", "gs"), [("gptq", 3, 32), ("smoothquant", 8, None), ("nf4", 4, None)]
 )
 def test_checkpoint_round_trip_is_exact(tmp_path, tiny_llama, windows, method, bits, gs):
-    model = quantize_model(copy.deepcopy(tiny_llama), method, bits, gs, windows=windows, act_order=True)
+    model = quantize_llm(copy.deepcopy(tiny_llama), method, bits, gs, windows=windows, act_order=True)
     save_quantized(model, tmp_path, {"method": method, "bits": bits, "group_size": gs})
     loaded, info = load_quantized(tmp_path)
     assert info["method"] == method
@@ -83,7 +82,7 @@ def test_checkpoint_round_trip_is_exact(tmp_path, tiny_llama, windows, method, b
 
 
 def test_checkpoint_mismatch_is_refused(tmp_path, tiny_llama):
-    model = quantize_model(copy.deepcopy(tiny_llama), "rtn", 4, 32)
+    model = quantize_llm(copy.deepcopy(tiny_llama), "rtn", 4, 32)
     save_quantized(model, tmp_path, {"method": "rtn"})
     tensors = load_file(tmp_path / "model.safetensors")
     tensors["blocks.0.attn.qkv.codes"] = tensors["blocks.0.attn.qkv.codes"][:-1].clone()

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from groundup.errors import GroundupError
+from groundup.tokenizers.char import CharTokenizer
 from groundup.train.config import MODELS, make_config
-from groundup.train.data import Batcher, CharVocab
+from groundup.train.data import Batcher
 from groundup.train.trainer import train
 
 pytestmark = pytest.mark.module("0.8")
@@ -24,7 +25,7 @@ def test_every_ladder_model_learns_through_the_same_trainer(model, tmp_path, tin
     cfg = make_config("tiny", **tiny_overrides(model=model, max_iters=30, lr=lr, eval_interval=30))
     result = train(cfg, tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    vocab = len(CharVocab.from_text(open(cfg.data_path).read()).chars)
+    vocab = len(CharTokenizer.from_text(open(cfg.data_path).read()).chars)
     assert result.val_loss < math.log(vocab) - 0.5, (model, result.val_loss)
     assert rows[-1]["val_loss"] == pytest.approx(result.val_loss)
 

@@ -13,8 +13,9 @@ import torch
 
 from groundup.compress.distill import distillation_loss
 from groundup.compress.lora import count_parameters
-from groundup.quant.mnist import LeNet5, accuracy, load_mnist, mlp, train
-from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
+from groundup.models.cnn import LeNet5, mlp_classifier
+from groundup.reports import markdown_table, plot_bars, write_report
+from groundup.train.tasks import accuracy, cached_classifier, load_mnist, train_classifier
 
 
 def main(
@@ -27,14 +28,10 @@ def main(
 ) -> Path:
     torch.manual_seed(seed)
     data = load_mnist()
-    teacher = cached_model(
-        f"teacher_lenet5x2_e{teacher_epochs}_s{seed}",
-        lambda: LeNet5(width=2),
-        lambda m: train(m, data.x_train, data.y_train, epochs=teacher_epochs, seed=seed),
-    )
+    teacher = cached_classifier("teacher_lenet5x2", lambda: LeNet5(width=2), data, teacher_epochs, seed)
     torch.manual_seed(seed + 1)
-    init = mlp((32,))
-    alone = train(copy.deepcopy(init), data.x_train, data.y_train, epochs=epochs, seed=seed)
+    init = mlp_classifier((32,))
+    alone = train_classifier(copy.deepcopy(init), data.x_train, data.y_train, epochs=epochs, seed=seed)
 
     # The teacher is fixed, so its logits are computed once; each target row carries (label, logits...).
     with torch.no_grad():
@@ -44,7 +41,9 @@ def main(
     def kd_loss(model, xb, tb):
         return distillation_loss(model(xb), tb[:, 1:], tb[:, 0].long(), temperature, alpha)
 
-    distilled = train(copy.deepcopy(init), data.x_train, targets, epochs=epochs, seed=seed, loss_fn=kd_loss)
+    distilled = train_classifier(
+        copy.deepcopy(init), data.x_train, targets, epochs=epochs, seed=seed, loss_fn=kd_loss
+    )
     rows = [
         [name, count_parameters(m)[1], accuracy(m, data.x_test, data.y_test)]
         for name, m in (
@@ -54,7 +53,7 @@ def main(
         )
     ]
     out.mkdir(parents=True, exist_ok=True)
-    figure = plot_series(
+    figure = plot_bars(
         out / "distill.png",
         [f"{r[0]}\n({r[1]:,} params)" for r in rows],
         {"test accuracy": [r[2] for r in rows]},
@@ -67,4 +66,4 @@ def main(
         markdown_table(["model", "parameters", "test accuracy"], rows),
         f"![distillation]({figure.name})",
     ]
-    return write_report(out, "Capstone 1.3: knowledge distillation on MNIST", sections)
+    return write_report(out / "report.md", "Capstone 1.3: knowledge distillation on MNIST", sections)

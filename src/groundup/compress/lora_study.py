@@ -12,8 +12,9 @@ from pathlib import Path
 import torch
 
 from groundup.compress.lora import apply_lora, count_parameters, merge_lora
-from groundup.quant.mnist import accuracy, load_mnist, mlp, train
-from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
+from groundup.models.cnn import mlp_classifier
+from groundup.reports import markdown_table, plot_bars, write_report
+from groundup.train.tasks import accuracy, cached_classifier, load_mnist, train_classifier
 
 
 def rotate(x: torch.Tensor) -> torch.Tensor:
@@ -31,11 +32,7 @@ def main(
 ) -> Path:
     torch.manual_seed(seed)
     data = load_mnist()
-    base = cached_model(
-        f"mlp256_128_e{epochs}_s{seed}",
-        lambda: mlp((256, 128)),
-        lambda m: train(m, data.x_train, data.y_train, epochs=epochs, seed=seed),
-    )
+    base = cached_classifier("mlp256_128", lambda: mlp_classifier((256, 128)), data, epochs, seed)
     x_adapt, y_adapt = rotate(data.x_train[:adapt_images]), data.y_train[:adapt_images]
     x_test = rotate(data.x_test)
     rows = [
@@ -47,7 +44,9 @@ def main(
             accuracy(base, data.x_test, data.y_test),
         ]
     ]
-    full = train(copy.deepcopy(base), x_adapt, y_adapt, epochs=adapt_epochs, lr=1e-3, seed=seed + 1)
+    full = train_classifier(
+        copy.deepcopy(base), x_adapt, y_adapt, epochs=adapt_epochs, lr=1e-3, seed=seed + 1
+    )
     rows.append(
         [
             "full fine-tuning",
@@ -61,7 +60,7 @@ def main(
         torch.manual_seed(seed + r)
         lora = apply_lora(copy.deepcopy(base), ["1", "3", "5"], r=r, alpha=2 * r)
         trainable = count_parameters(lora)[0]
-        train(lora, x_adapt, y_adapt, epochs=adapt_epochs, lr=lora_lr, seed=seed + 1)
+        train_classifier(lora, x_adapt, y_adapt, epochs=adapt_epochs, lr=lora_lr, seed=seed + 1)
         merge_lora(lora)
         rows.append(
             [
@@ -80,7 +79,7 @@ def main(
         "upright test accuracy",
     ]
     out.mkdir(parents=True, exist_ok=True)
-    figure = plot_series(
+    figure = plot_bars(
         out / "lora.png",
         [f"{r[0]}\n({r[1]:,} trained)" for r in rows],
         {"rotated (new task)": [r[3] for r in rows], "upright (forgetting)": [r[4] for r in rows]},
@@ -95,4 +94,6 @@ def main(
         markdown_table(headers, rows),
         f"![LoRA vs full fine-tuning]({figure.name})",
     ]
-    return write_report(out, "Capstone 1.3: LoRA vs full fine-tuning on a shifted task", sections)
+    return write_report(
+        out / "report.md", "Capstone 1.3: LoRA vs full fine-tuning on a shifted task", sections
+    )

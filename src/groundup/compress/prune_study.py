@@ -15,8 +15,9 @@ import torch
 
 from groundup.compress.iterative import iterative_prune
 from groundup.compress.prune import apply_masks, magnitude_masks, sparsity
-from groundup.quant.mnist import accuracy, load_mnist, mlp, train
-from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
+from groundup.models.cnn import mlp_classifier
+from groundup.reports import markdown_table, plot_bars, write_report
+from groundup.train.tasks import accuracy, cached_classifier, load_mnist, train_classifier
 
 AMOUNTS = (0.3, 0.5, 0.7, 0.9)
 
@@ -24,18 +25,14 @@ AMOUNTS = (0.3, 0.5, 0.7, 0.9)
 def main(out: Path, epochs: int = 5, finetune_epochs: int = 2, rounds: int = 2, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     data = load_mnist()
-    dense = cached_model(
-        f"mlp300_100_e{epochs}_s{seed}",
-        lambda: mlp((300, 100)),
-        lambda m: train(m, data.x_train, data.y_train, epochs=epochs, seed=seed),
-    )
+    dense = cached_classifier("mlp300_100", lambda: mlp_classifier((300, 100)), data, epochs, seed)
 
     def test(m) -> float:
         return accuracy(m, data.x_test, data.y_test)
 
     def finetune_for(epochs_: int):
         def finetune(m, masks):
-            train(
+            train_classifier(
                 m,
                 data.x_train,
                 data.y_train,
@@ -66,7 +63,7 @@ def main(out: Path, epochs: int = 5, finetune_epochs: int = 2, rounds: int = 2, 
         f"iterative ({rounds} rounds)",
         "measured sparsity",
     ]
-    figure = plot_series(
+    figure = plot_bars(
         out / "pruning.png",
         [r[0] for r in rows[1:]],
         {h: [r[i] for r in rows[1:]] for i, h in enumerate(headers[1:4], start=1)},
@@ -82,4 +79,4 @@ def main(out: Path, epochs: int = 5, finetune_epochs: int = 2, rounds: int = 2, 
         "epochs, so the pruned columns can be read against it.",
         f"![accuracy vs sparsity]({figure.name})",
     ]
-    return write_report(out, "Capstone 1.3: magnitude pruning on MNIST", sections)
+    return write_report(out / "report.md", "Capstone 1.3: magnitude pruning on MNIST", sections)

@@ -10,7 +10,7 @@ Stable API for other areas (e.g. groundup.quant.llm builds GPTQ/AWQ/SmoothQuant 
     pack_int4, unpack_int4                                                   (packing.py)
     mse, sqnr_db, max_error                                                  (metrics.py)
     int8_matmul, quantized_linear, weight_only_int8_linear                   (kernels.py)
-    QuantConfig, QuantLinear, QuantConv2d, quantize_model, calibrate, convert, model_nbytes
+    QuantConfig, QuantLinear, QuantConv2d, swap_quant_layers, calibrate, convert, model_nbytes
 """
 
 from groundup.quant.affine import (
@@ -31,7 +31,7 @@ from groundup.quant.fake_quant import fake_quantize, fake_quantize_affine
 from groundup.quant.fp8 import E4M3, E5M2, quantize_fp8, round_to_fp8
 from groundup.quant.kernels import int8_matmul, quantized_conv2d, quantized_linear, weight_only_int8_linear
 from groundup.quant.metrics import max_error, mse, sqnr_db
-from groundup.quant.model import calibrate, convert, model_nbytes, quantize_model
+from groundup.quant.model import calibrate, convert, model_nbytes, swap_quant_layers
 from groundup.quant.modules import QuantConfig, QuantConv2d, QuantLinear
 from groundup.quant.nf4 import NF4Tensor, dequantize_nf4, double_quantize, nf4_levels, quantize_nf4
 from groundup.quant.observers import OBSERVERS, make_observer, mse_optimal_range
@@ -70,13 +70,13 @@ __all__ = [
     "quantize_affine",
     "quantize_dequantize",
     "quantize_fp8",
-    "quantize_model",
     "quantize_nf4",
     "quantize_with",
     "quantized_conv2d",
     "quantized_linear",
     "round_to_fp8",
     "sqnr_db",
+    "swap_quant_layers",
     "to_groups",
     "unpack_int4",
     "weight_only_int8_linear",

@@ -1,9 +1,9 @@
 """Whole-model workflows: swap layers, calibrate (static PTQ), QAT preparation and conversion, model size.
 
-quantize_model(model, config)   copy of `model` with every nn.Linear / nn.Conv2d replaced
-calibrate(model, batches)       run the calibration batches, then freeze activation ranges
-convert(model)                  a trained fake-quant (QAT) model -> integer execution
-model_nbytes(model)             storage of the weights at their bit widths (float32 elsewhere)
+swap_quant_layers(model, config)  copy of `model` with every nn.Linear / nn.Conv2d replaced
+calibrate(model, batches)          run the calibration batches, then freeze activation ranges
+convert(model)                     a trained fake-quant (QAT) model -> integer execution
+model_nbytes(model)                storage of the weights at their bit widths (float32 elsewhere)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch import nn
 from groundup.quant.modules import QuantConfig, QuantConv2d, QuantLinear, _QuantLayer
 
 
-def quantize_model(model: nn.Module, config: QuantConfig | None = None) -> nn.Module:
+def swap_quant_layers(model: nn.Module, config: QuantConfig | None = None) -> nn.Module:
     """A deep copy of `model` with Linear/Conv2d layers swapped for quantized ones (names in config.skip stay)."""
     config = config or QuantConfig()
     model = copy.deepcopy(model)
@@ -99,4 +99,4 @@ def model_nbytes(model: nn.Module) -> int:
     return total
 
 
-__all__ = ["QuantConfig", "calibrate", "convert", "model_nbytes", "quant_layers", "quantize_model"]
+__all__ = ["QuantConfig", "calibrate", "convert", "model_nbytes", "quant_layers", "swap_quant_layers"]

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import torch
 
+from groundup.models.cnn import LeNet5
 from groundup.quant.affine import QScheme
-from groundup.quant.mnist import LeNet5, accuracy, load_mnist, train
-from groundup.quant.model import calibrate, convert, model_nbytes, quantize_model
+from groundup.quant.model import calibrate, convert, model_nbytes, swap_quant_layers
 from groundup.quant.modules import QuantConfig
-from groundup.quant.report import cached_model, markdown_table, plot_series, write_report
+from groundup.reports import markdown_table, plot_bars, write_report
+from groundup.train.tasks import accuracy, cached_classifier, load_mnist, train_classifier
 
 SETTINGS = (
     ("W4 per-channel", QScheme(bits=4, granularity="channel")),
@@ -31,14 +32,10 @@ SETTINGS = (
 def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     data = load_mnist()
-    baseline = cached_model(
-        f"lenet5_fp32_e{epochs}_s{seed}",
-        LeNet5,
-        lambda m: train(m, data.x_train, data.y_train, epochs=epochs, seed=seed),
-    )
+    baseline = cached_classifier("lenet5_fp32", LeNet5, data, epochs, seed)
     calib = data.x_train[:200].split(50)
     # Control: QAT is extra training, so the FP32 model gets the same extra epochs at the same lr.
-    fp32_more = train(
+    fp32_more = train_classifier(
         copy.deepcopy(baseline), data.x_train, data.y_train, epochs=qat_epochs, lr=2e-4, seed=seed + 1
     )
     rows = [
@@ -53,9 +50,9 @@ def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path
     ]
     act = QScheme(bits=8, symmetric=False, signed=True)
     for name, weight in SETTINGS:
-        ptq = calibrate(quantize_model(baseline, QuantConfig(weight, act, mode="int")), calib)
-        qat = quantize_model(baseline, QuantConfig(weight, act, mode="fake", observer="moving_average"))
-        train(qat, data.x_train, data.y_train, epochs=qat_epochs, lr=2e-4, seed=seed + 1)
+        ptq = calibrate(swap_quant_layers(baseline, QuantConfig(weight, act, mode="int")), calib)
+        qat = swap_quant_layers(baseline, QuantConfig(weight, act, mode="fake", observer="moving_average"))
+        train_classifier(qat, data.x_train, data.y_train, epochs=qat_epochs, lr=2e-4, seed=seed + 1)
         qat_int = convert(qat)
         rows.append(
             [
@@ -74,7 +71,7 @@ def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path
         "bytes",
     ]
     out.mkdir(parents=True, exist_ok=True)
-    figure = plot_series(
+    figure = plot_bars(
         out / "qat-vs-ptq.png",
         [r[0].replace(" / A8", "") for r in rows[2:]],
         {"PTQ": [r[1] for r in rows[2:]], "QAT": [r[2] for r in rows[2:]]},
@@ -88,4 +85,4 @@ def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path
         markdown_table(headers, rows),
         f"![QAT vs PTQ]({figure.name})",
     ]
-    return write_report(out, "QAT vs PTQ at low-bit weights (LeNet-5, MNIST)", sections, name="qat-vs-ptq.md")
+    return write_report(out / "qat-vs-ptq.md", "QAT vs PTQ at low-bit weights (LeNet-5, MNIST)", sections)

@@ -1,4 +1,6 @@
-"""Character-level data: a vocabulary of the corpus's characters, a train/val split, random blocks.
+"""Token data for language-model training: a train/val split and random blocks of the token stream.
+
+The tokens usually come from a `groundup.tokenizers.char.CharTokenizer` over the corpus's characters.
 
 Batches are drawn from a dedicated `torch.Generator` whose state goes into checkpoints, so a resumed
 run draws exactly the batches the uninterrupted run would have. Under data parallelism every rank
@@ -8,40 +10,9 @@ batch b see precisely the examples one process with batch 2b sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from groundup.errors import GroundupError
-
-
-@dataclass
-class CharVocab:
-    """Sorted distinct characters of a text; id = position in that list."""
-
-    chars: list[str]
-
-    @classmethod
-    def from_text(cls, text: str) -> CharVocab:
-        return cls(sorted(set(text)))
-
-    def __post_init__(self):
-        self.index = {c: i for i, c in enumerate(self.chars)}
-
-    @property
-    def size(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> torch.Tensor:
-        missing = sorted(set(text) - self.index.keys())
-        if missing:
-            raise GroundupError(
-                f"characters {missing[:10]} are not in the vocabulary of {self.size} characters"
-            )
-        return torch.tensor([self.index[c] for c in text], dtype=torch.long)
-
-    def decode(self, ids) -> str:
-        return "".join(self.chars[int(i)] for i in ids)
 
 
 def split_tokens(

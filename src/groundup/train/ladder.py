@@ -4,11 +4,12 @@ counts (about 100k, except the two bigrams, whose table is vocab x vocab), then 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
+from groundup.reports import figure, write_json, write_text
 from groundup.train.config import make_config
+from groundup.train.metrics import read_metrics
 from groundup.train.trainer import train
 
 # rung -> architecture overrides, sized to about 100k parameters on a 65-character vocabulary
@@ -70,8 +71,8 @@ def run_ladder(
                 "iters": result.iters,
             }
         )
-    (out / "ladder.json").write_text(json.dumps(rows, indent=1) + "\n")
-    (out / "ladder.md").write_text(ladder_table(rows))
+    write_json(out / "ladder.json", rows)
+    write_text(out / "ladder.md", ladder_table(rows))
     plot_ladder(rows, out / "ladder.png")
     return rows
 
@@ -91,31 +92,21 @@ def ladder_table(rows: list[dict]) -> str:
 
 def plot_ladder(rows: list[dict], png_path: Path) -> Path:
     """Validation loss per rung (bars) beside each rung's loss curve over training."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from groundup.train.plots import read_metrics
-
-    fig, (bars, curves) = plt.subplots(1, 2, figsize=(12, 4.5))
-    bars.bar([r["model"] for r in rows], [r["val_loss"] for r in rows], color="tab:blue")
-    bars.set_ylabel("best validation loss (nats/char)")
-    bars.tick_params(axis="x", rotation=45)
-    bars.set_title("the ladder on tiny Shakespeare")
-    for r in rows:
-        metrics = png_path.parent / r["model"] / "metrics.jsonl"
-        evals = [m for m in read_metrics(metrics) if "val_loss" in m] if metrics.exists() else []
-        if len(evals) > 1:
-            curves.plot(
-                [m["iter"] for m in evals], [m["val_loss"] for m in evals], "o-", ms=3, label=r["model"]
-            )
-    curves.set_xlabel("iteration")
-    curves.set_ylabel("validation loss")
-    curves.grid(alpha=0.3)
-    if curves.lines:
-        curves.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
+    with figure(png_path, ncols=2, figsize=(12, 4.5)) as (_, (bars, curves)):
+        bars.bar([r["model"] for r in rows], [r["val_loss"] for r in rows], color="tab:blue")
+        bars.set_ylabel("best validation loss (nats/char)")
+        bars.tick_params(axis="x", rotation=45)
+        bars.set_title("the ladder on tiny Shakespeare")
+        for r in rows:
+            metrics = png_path.parent / r["model"] / "metrics.jsonl"
+            evals = [m for m in read_metrics(metrics) if "val_loss" in m] if metrics.exists() else []
+            if len(evals) > 1:
+                curves.plot(
+                    [m["iter"] for m in evals], [m["val_loss"] for m in evals], "o-", ms=3, label=r["model"]
+                )
+        curves.set_xlabel("iteration")
+        curves.set_ylabel("validation loss")
+        curves.grid(alpha=0.3)
+        if curves.lines:
+            curves.legend(fontsize=8)
     return png_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from groundup.reports import write_text
 from groundup.train.config import TrainConfig
 from groundup.train.trainer import TrainResult
 
@@ -45,6 +46,4 @@ weight decay {cfg.weight_decay}, clip {cfg.grad_clip}, {cfg.dtype}, compile {cfg
 {sample}
 ```
 """
-    path = out / "report.md"
-    path.write_text(text)
-    return path
+    return write_text(out / "report.md", text)

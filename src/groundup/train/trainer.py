@@ -6,12 +6,14 @@ an AdamW step. Every `eval_interval` steps: estimate train/val loss on fixed bat
 early, checkpoint. Every quantity that decides the next loss (weights, AdamW moments, schedule
 position, the batch generator, the global RNG used by dropout) is checkpointed, so a killed run
 resumes bit-identically. Metrics go to `metrics.jsonl`, the curves to `loss.png`.
+
+`Run` holds one run's state in three parts: setup (`Run(...)`, then `restore` from a checkpoint),
+`step` (one optimizer step) and `evaluate_and_checkpoint`; `Run.train` is the loop over them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -22,12 +24,19 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from groundup.data import load_text
+from groundup.tokenizers.char import CharTokenizer
 from groundup.train import distributed
-from groundup.train.checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
+from groundup.train.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+)
 from groundup.train.config import TrainConfig, arch_differences
-from groundup.train.data import Batcher, CharVocab, split_tokens
+from groundup.train.data import Batcher, split_tokens
+from groundup.train.metrics import MetricsLog, plot_losses
 from groundup.train.optim import make_adamw
-from groundup.train.plots import plot_losses
 from groundup.train.schedules import WarmupCosine
 from groundup.train.zoo import build_model, count_params
 
@@ -52,25 +61,6 @@ class TrainResult:
 def lm_loss(model, x, y) -> torch.Tensor:
     logits = model(x)  # (B, T, V)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
-
-
-class MetricsLog:
-    """Append-only JSONL of dicts with an 'iter' field; resuming drops entries past the checkpoint."""
-
-    def __init__(self, path: Path | None, resume_iter: int | None):
-        self.path = path
-        if path is None:
-            return
-        if resume_iter is None:
-            path.write_text("")
-        elif path.exists():
-            kept = [line for line in path.read_text().splitlines() if json.loads(line)["iter"] <= resume_iter]
-            path.write_text("".join(line + "\n" for line in kept))
-
-    def write(self, **row) -> None:
-        if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(row) + "\n")
 
 
 @torch.no_grad()
@@ -106,168 +96,208 @@ def train(cfg: TrainConfig, out_dir=None, *, resume: bool = False, text: str | N
 def _train(cfg: TrainConfig, out: Path | None, resume: bool, text: str | None, dist_info) -> TrainResult:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    main = dist_info.is_main
-    if out is not None and main:
+    if out is not None and dist_info.is_main:
         out.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus(cfg, text)
-    ckpt = None
-    if resume:
-        if out is None:
-            raise CheckpointError("resuming needs the run's output directory (--out DIR)")
-        ckpt = load_checkpoint(out)
-        diffs = arch_differences(ckpt.meta["config"], cfg)
-        if diffs:
-            raise CheckpointError(
-                f"checkpoint {checkpoint_path(out)} was trained with a different architecture: "
-                f"{'; '.join(diffs)}; use the checkpoint's values or a new --out directory"
-            )
-        vocab = CharVocab(ckpt.meta["vocab"])
-    else:
-        vocab = CharVocab.from_text(corpus)
-    train_tokens, val_tokens = split_tokens(vocab.encode(corpus), cfg.val_fraction, cfg.block_size)
-    train_batches = Batcher(
-        train_tokens, cfg.block_size, cfg.batch_size, rank=dist_info.rank, world=dist_info.world
-    )
-    val_batches = Batcher(
-        val_tokens, cfg.block_size, cfg.batch_size, rank=dist_info.rank, world=dist_info.world
-    )
+    ckpt = resume_checkpoint(cfg, out) if resume else None
+    # A resumed run keeps the vocabulary it was trained with.
+    tokenizer = CharTokenizer(ckpt.meta["vocab"]) if ckpt else CharTokenizer.from_text(corpus)
+    run = Run(cfg, out, dist_info, tokenizer, corpus)
+    if hasattr(run.model, "fit"):  # count-based models are fitted, not trained
+        return run.fit()
+    run.restore(ckpt)
+    return run.train()
 
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, vocab.size)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    use_bf16 = cfg.dtype == "bfloat16"
 
-    def autocast():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16)
-
-    def evaluate(split_batches):
-        return estimate_loss(
-            model, split_batches, cfg.eval_iters, cfg.seed + EVAL_SEED_OFFSET, autocast, dist_info
+def resume_checkpoint(cfg: TrainConfig, out: Path | None) -> Checkpoint:
+    """out's checkpoint; CheckpointError when there is none or it was trained with another architecture."""
+    if out is None:
+        raise CheckpointError("resuming needs the run's output directory (--out DIR)")
+    ckpt = load_checkpoint(out)
+    diffs = arch_differences(ckpt.meta["config"], cfg)
+    if diffs:
+        raise CheckpointError(
+            f"checkpoint {checkpoint_path(out)} was trained with a different architecture: "
+            f"{'; '.join(diffs)}; use the checkpoint's values or a new --out directory"
         )
+    return ckpt
 
-    def meta(iters, best, bad):
+
+class Throughput:
+    """Tokens per second over every step of this process but its first (warm-up, compilation)."""
+
+    def __init__(self) -> None:
+        self.tokens, self.seconds, self.first_step_s, self.steps = 0, 0.0, 0.0, 0
+
+    def add(self, tokens: int, seconds: float) -> None:
+        if self.steps:
+            self.tokens, self.seconds = self.tokens + tokens, self.seconds + seconds
+        else:
+            self.first_step_s = seconds
+        self.steps += 1
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+class Run:
+    """One training run: data, model, schedule and batch generator (built here), the optimizer,
+    counters and metrics log (`restore`), then the loop (`train`) of `step` and `evaluate_and_checkpoint`."""
+
+    def __init__(
+        self, cfg: TrainConfig, out: Path | None, dist_info, tokenizer: CharTokenizer, corpus: str
+    ) -> None:
+        self.cfg, self.out, self.dist_info, self.tokenizer = cfg, out, dist_info, tokenizer
+        self.writes = out is not None and dist_info.is_main  # only the main rank writes files
+        tokens = torch.tensor(tokenizer.encode(corpus), dtype=torch.long)
+        self.train_tokens, val_tokens = split_tokens(tokens, cfg.val_fraction, cfg.block_size)
+        shard = dict(rank=dist_info.rank, world=dist_info.world)
+        self.train_batches = Batcher(self.train_tokens, cfg.block_size, cfg.batch_size, **shard)
+        self.val_batches = Batcher(val_tokens, cfg.block_size, cfg.batch_size, **shard)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg, tokenizer.vocab_size)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.schedule = WarmupCosine(cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
+        self.iters, self.best_val, self.bad_evals, self.val = 0, math.inf, 0, math.nan
+        self.evals: list[dict] = []
+        self.start_time = time.perf_counter()
+
+    def autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.dtype == "bfloat16")
+
+    def evaluate(self, batches: Batcher) -> float:
+        seed = self.cfg.seed + EVAL_SEED_OFFSET
+        return estimate_loss(self.model, batches, self.cfg.eval_iters, seed, self.autocast, self.dist_info)
+
+    def meta(self) -> dict:
+        """The JSON part of a checkpoint: config, position, vocabulary, early stopping, schedule."""
         return {
-            "config": cfg.to_dict(),
-            "iter": iters,
-            "vocab": vocab.chars,
-            "best_val_loss": best,
-            "bad_evals": bad,
-            "scheduler": schedule.state_dict(),
+            "config": self.cfg.to_dict(),
+            "iter": self.iters,
+            "vocab": self.tokenizer.chars,
+            "best_val_loss": self.best_val,
+            "bad_evals": self.bad_evals,
+            "scheduler": self.schedule.state_dict(),
         }
 
-    schedule = WarmupCosine(cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
-    start_time = time.perf_counter()
-    if hasattr(model, "fit"):  # count-based models are fitted, not trained
-        model.fit(train_tokens)
-        val = evaluate(val_batches)
-        tr = evaluate(train_batches)
-        if out is not None and main:
+    def fit(self) -> TrainResult:
+        """Count-based models: one fit on the training tokens, one evaluation, one checkpoint."""
+        self.model.fit(self.train_tokens)
+        val = self.best_val = self.evaluate(self.val_batches)
+        train_loss = self.evaluate(self.train_batches)
+        if self.writes:
             save_checkpoint(
-                out, model_state=model.state_dict(), optimizer_state=None, rng={}, meta=meta(0, val, 0)
+                self.out, model_state=self.model.state_dict(), optimizer_state=None, rng={}, meta=self.meta()
             )
-            MetricsLog(out / "metrics.jsonl", None).write(iter=0, train_loss=tr, val_loss=val)
-        wall = time.perf_counter() - start_time
-        return TrainResult(
-            out, 0, tr, val, val, False, wall, 0.0, 0, [{"iter": 0, "val_loss": val, "elapsed_s": wall}]
-        )
+            MetricsLog(self.out / "metrics.jsonl", None).write(iter=0, train_loss=train_loss, val_loss=val)
+        wall = time.perf_counter() - self.start_time
+        evals = [{"iter": 0, "val_loss": val, "elapsed_s": wall}]
+        return TrainResult(self.out, 0, train_loss, val, val, False, wall, 0.0, 0, evals)
 
-    optimizer = make_adamw(model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2))
-    start_iter, best_val, bad_evals = 0, math.inf, 0
-    if ckpt is not None:
-        model.load_state_dict(ckpt.model)
-        optimizer.load_state_dict(ckpt.optimizer)
-        schedule.load_state_dict(ckpt.meta["scheduler"])
-        torch.set_rng_state(ckpt.rng["torch"])
-        generator.set_state(ckpt.rng["data"])
-        start_iter, best_val, bad_evals = (
-            ckpt.meta["iter"],
-            ckpt.meta["best_val_loss"],
-            ckpt.meta["bad_evals"],
-        )
-    log = MetricsLog(
-        out / "metrics.jsonl" if out is not None and main else None, start_iter if ckpt else None
-    )
+    def restore(self, ckpt: Checkpoint | None) -> None:
+        """Make the optimizer; from `ckpt`, take back weights, moments, schedule, both RNGs and counters."""
+        cfg = self.cfg
+        betas = (cfg.beta1, cfg.beta2)
+        self.optimizer = make_adamw(self.model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=betas)
+        if ckpt is not None:
+            self.model.load_state_dict(ckpt.model)
+            self.optimizer.load_state_dict(ckpt.optimizer)
+            self.schedule.load_state_dict(ckpt.meta["scheduler"])
+            torch.set_rng_state(ckpt.rng["torch"])
+            self.generator.set_state(ckpt.rng["data"])
+            self.iters, self.best_val = ckpt.meta["iter"], ckpt.meta["best_val_loss"]
+            self.bad_evals = ckpt.meta["bad_evals"]
+        metrics = self.out / "metrics.jsonl" if self.writes else None
+        self.log = MetricsLog(metrics, self.iters if ckpt else None)
+        self.forward_model = self.model
+        if self.dist_info.enabled:
+            self.forward_model = torch.nn.parallel.DistributedDataParallel(self.model)
+        if cfg.compile:
+            self.forward_model = torch.compile(self.forward_model)
 
-    forward_model = model
-    if dist_info.enabled:
-        forward_model = torch.nn.parallel.DistributedDataParallel(model)
-    if cfg.compile:
-        forward_model = torch.compile(forward_model)
-
-    def save(iters):
-        if out is not None and main:
-            rng = {"torch": torch.get_rng_state(), "data": generator.get_state()}
-            save_checkpoint(
-                out,
-                model_state=model.state_dict(),
-                optimizer_state=optimizer.state_dict(),
-                rng=rng,
-                meta=meta(iters, best_val, bad_evals),
-            )
-
-    tokens_per_iter = cfg.batch_size * cfg.block_size * cfg.grad_accum * dist_info.world
-    bar = tqdm(total=cfg.max_iters, initial=start_iter, disable=not (cfg.progress and main), unit="it")
-    model.train()
-    loss_value, val, stopped_early, iters = math.nan, math.nan, False, start_iter
-    timed_tokens, timed_seconds, evals, first_step_s = 0, 0.0, [], 0.0
-    for it in range(start_iter, cfg.max_iters):
-        t0 = time.perf_counter()
-        lr = schedule.apply(optimizer)
+    def step(self) -> tuple[float, torch.Tensor]:
+        """One optimizer step over `grad_accum` micro-batches: (the scheduled lr, the summed loss)."""
+        cfg = self.cfg
+        lr = self.schedule.apply(self.optimizer)
         loss_sum = torch.zeros(())
         for micro in range(cfg.grad_accum):
-            x, y = train_batches.sample(generator)
-            last = micro == cfg.grad_accum - 1
+            x, y = self.train_batches.sample(self.generator)
             # DDP all-reduces gradients only on the last micro-batch; earlier ones accumulate locally.
-            sync = contextlib.nullcontext() if last or not dist_info.enabled else forward_model.no_sync()
-            with sync:
-                with autocast():
-                    loss = lm_loss(forward_model, x, y) / cfg.grad_accum
+            accumulate = self.dist_info.enabled and micro < cfg.grad_accum - 1
+            with self.forward_model.no_sync() if accumulate else contextlib.nullcontext():
+                with self.autocast():
+                    loss = lm_loss(self.forward_model, x, y) / cfg.grad_accum
                 loss.backward()
             loss_sum += loss.detach().float()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        iters = it + 1
-        dt = time.perf_counter() - t0
-        if it > start_iter:  # the first step pays for warm-up (and compilation)
-            timed_tokens, timed_seconds = timed_tokens + tokens_per_iter, timed_seconds + dt
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.iters += 1
+        return lr, loss_sum
+
+    def evaluate_and_checkpoint(self) -> bool:
+        """Estimate val and train loss, track the best, checkpoint; True when patience has run out."""
+        self.val = self.evaluate(self.val_batches)
+        elapsed = time.perf_counter() - self.start_time
+        self.evals.append({"iter": self.iters, "val_loss": self.val, "elapsed_s": elapsed})
+        train_loss = self.evaluate(self.train_batches)
+        self.log.write(iter=self.iters, train_loss=train_loss, val_loss=self.val, elapsed_s=elapsed)
+        if self.val < self.best_val:
+            self.best_val, self.bad_evals = self.val, 0
         else:
-            first_step_s = dt
-        if iters % cfg.log_interval == 0 or iters == cfg.max_iters:
-            loss_value = distributed.mean_across_ranks(loss_sum, dist_info).item()
-            log.write(iter=iters, loss=loss_value, lr=lr, tokens_per_s=tokens_per_iter / dt)
-            bar.set_postfix(loss=f"{loss_value:.4f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
-        bar.update(1)
-        if iters % cfg.eval_interval == 0 or iters == cfg.max_iters:
-            val = evaluate(val_batches)
-            elapsed = time.perf_counter() - start_time
-            evals.append({"iter": iters, "val_loss": val, "elapsed_s": elapsed})
-            log.write(iter=iters, train_loss=evaluate(train_batches), val_loss=val, elapsed_s=elapsed)
-            if val < best_val:
-                best_val, bad_evals = val, 0
-            else:
-                bad_evals += 1
-            stopped_early = cfg.patience > 0 and bad_evals >= cfg.patience
-            save(iters)
-            if stopped_early:
-                break
-        elif cfg.ckpt_interval and iters % cfg.ckpt_interval == 0:
-            save(iters)
-    bar.close()
-    if out is not None and main:
-        plot_losses(out / "metrics.jsonl", out / "loss.png", title=f"{cfg.model} on {cfg.dataset}")
-    wall = time.perf_counter() - start_time
-    return TrainResult(
-        out,
-        iters,
-        loss_value,
-        val,
-        best_val,
-        stopped_early,
-        wall,
-        timed_tokens / timed_seconds if timed_seconds else 0.0,
-        count_params(model),
-        evals,
-        first_step_s,
-    )
+            self.bad_evals += 1
+        self.save()
+        return self.cfg.patience > 0 and self.bad_evals >= self.cfg.patience
+
+    def save(self) -> None:
+        if self.writes:
+            save_checkpoint(
+                self.out,
+                model_state=self.model.state_dict(),
+                optimizer_state=self.optimizer.state_dict(),
+                rng={"torch": torch.get_rng_state(), "data": self.generator.get_state()},
+                meta=self.meta(),
+            )
+
+    def train(self) -> TrainResult:
+        """Steps from the restored position to `max_iters`: log, evaluate, checkpoint, stop early."""
+        cfg, main = self.cfg, self.dist_info.is_main
+        tokens_per_iter = cfg.batch_size * cfg.block_size * cfg.grad_accum * self.dist_info.world
+        bar = tqdm(total=cfg.max_iters, initial=self.iters, disable=not (cfg.progress and main), unit="it")
+        speed, loss_value, stopped_early = Throughput(), math.nan, False
+        self.model.train()
+        while self.iters < cfg.max_iters and not stopped_early:
+            t0 = time.perf_counter()
+            lr, loss_sum = self.step()
+            dt = time.perf_counter() - t0
+            speed.add(tokens_per_iter, dt)
+            last = self.iters == cfg.max_iters
+            if self.iters % cfg.log_interval == 0 or last:
+                loss_value = distributed.mean_across_ranks(loss_sum, self.dist_info).item()
+                self.log.write(iter=self.iters, loss=loss_value, lr=lr, tokens_per_s=tokens_per_iter / dt)
+                bar.set_postfix(loss=f"{loss_value:.4f}", tok_s=f"{tokens_per_iter / dt:,.0f}")
+            bar.update(1)
+            if self.iters % cfg.eval_interval == 0 or last:
+                stopped_early = self.evaluate_and_checkpoint()
+            elif cfg.ckpt_interval and self.iters % cfg.ckpt_interval == 0:
+                self.save()
+        bar.close()
+        if self.writes:
+            title = f"{cfg.model} on {cfg.dataset}"
+            plot_losses(self.out / "metrics.jsonl", self.out / "loss.png", title=title)
+        wall = time.perf_counter() - self.start_time
+        return TrainResult(
+            self.out,
+            self.iters,
+            loss_value,
+            self.val,
+            self.best_val,
+            stopped_early,
+            wall,
+            speed.tokens_per_s,
+            count_params(self.model),
+            self.evals,
+            speed.first_step_s,
+        )

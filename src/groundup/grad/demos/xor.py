@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from groundup.grad import Tensor, losses, nn, optim
-from groundup.grad.demos.report import plot_curves, table, write_report
+from groundup.reports import markdown_table, plot_curves, write_report
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
 Y = np.array([[0], [1], [1], [0]], np.float64)
@@ -51,27 +51,20 @@ def run(out_dir: Path, steps: int = 500, lr: float = 0.5, seed: int = 0, echo=pr
             echo(f"step {step:4d}  loss {loss.item():.5f}  predictions {np.round(p.data.ravel(), 3)}")
     preds = l2(l1(Tensor(X)).tanh()).sigmoid().data.ravel()
     solved = bool(np.all((preds > 0.5) == Y.ravel().astype(bool)))
-    out_dir.mkdir(parents=True, exist_ok=True)
     plot_curves(out_dir / "xor_loss.png", {"BCE loss": curve}, "XOR, 2-4-1 tanh network", "loss", log=True)
-    lines = [
+    sections = [
         f"A 2-4-1 network (tanh hidden, sigmoid output) trained with SGD + momentum (lr {lr}) for {steps} steps.",
-        "",
-        *table(
+        markdown_table(
             ["x1", "x2", "target", "prediction"],
             [[*map(int, x), int(y[0]), float(p)] for x, y, p in zip(X, Y, preds)],
+            float_format=".4f",
         ),
-        "",
         f"Solved: **{solved}**; final loss {curve[-1]:.5f}.",
-        "",
         "![loss](xor_loss.png)",
-        "",
         "## First step, forward and backward by hand",
-        "",
-        "```",
-        *trace,
-        "```",
+        "\n".join(["```", *trace, "```"]),
     ]
-    write_report(out_dir, "xor", "XOR with a two-layer network", lines)
+    write_report(out_dir / "xor.md", "XOR with a two-layer network", sections, libraries=("numpy",))
     return {"solved": solved, "final_loss": curve[-1], "predictions": preds.tolist()}
 
 

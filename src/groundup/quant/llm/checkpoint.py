@@ -26,10 +26,10 @@ from torch import nn
 from groundup.errors import GroundupError
 from groundup.quant.llm.arch import set_module
 from groundup.quant.llm.nf4 import NF4Linear
-from groundup.quant.llm.packing import pack_bits, unpack_bits
 from groundup.quant.llm.qweight import QuantizedWeight, WeightOnlyLinear, default_g_idx
 from groundup.quant.llm.smoothquant import W8A8Linear
 from groundup.quant.nf4 import DoubleQuant, NF4Tensor
+from groundup.quant.packing import pack_bits, unpack_bits
 
 FORMAT, VERSION = "groundup-quantized-llm", 1
 MANIFEST, TENSORS = "manifest.json", "model.safetensors"

@@ -95,17 +95,18 @@ def quantize_command(args: argparse.Namespace) -> int:
 
     import torch
 
+    from groundup.generate.loading import load_model
     from groundup.quant.llm.checkpoint import save_quantized
-    from groundup.quant.llm.quantize import quantize_model
+    from groundup.quant.llm.quantize import quantize_llm
     from groundup.quant.llm.report import ReportConfig, load_setup, perplexity, stored_nbytes
 
     torch.set_num_threads(2)
     config = ReportConfig(
         eval_windows=max(args.eval_windows, 1), calib_samples=args.calib_samples, calib_len=args.calib_len
     )
-    setup = load_setup(config, args.model)
+    setup = load_setup(*load_model(args.model), config)
     start = time.perf_counter()
-    model = quantize_model(
+    model = quantize_llm(
         setup.model,
         args.method,
         args.bits,
@@ -144,6 +145,7 @@ def report_command(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
+    from groundup.generate.loading import load_model
     from groundup.quant.llm.report import (
         ReportConfig,
         config_env,
@@ -164,7 +166,7 @@ def report_command(args: argparse.Namespace) -> int:
         if args.quick
         else ReportConfig()
     )
-    setup = load_setup(config)
+    setup = load_setup(*load_model(), config)
     env = config_env(config)
     rows = []
     for name, info, fn in our_rows(setup, progress=lambda msg: print(msg, flush=True)):
@@ -178,9 +180,13 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def qlora_command(args: argparse.Namespace) -> int:
+    from groundup.generate.loading import load_model
     from groundup.quant.llm.finetune import run_qlora_capstone
 
+    model, tokenizer = load_model()
     result = run_qlora_capstone(
+        model,
+        tokenizer,
         args.out,
         steps=args.steps,
         batch_size=args.batch_size,

@@ -7,7 +7,6 @@ windows, so both the new skill and any damage to general language modelling are 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from groundup.quant.llm.instruct import encode_examples, wikitext_pairs
 from groundup.quant.llm.qlora import add_qlora, masked_lm_loss, train_adapters
 from groundup.quant.llm.report import ReportConfig, load_setup, perplexity
+from groundup.reports import plot_curves, write_json, write_text
 
 
 @torch.no_grad()
@@ -32,6 +32,8 @@ def response_perplexity(model, ids: torch.Tensor, mask: torch.Tensor, batch_size
 
 
 def run_qlora_capstone(
+    model: torch.nn.Module,
+    tokenizer,
     out_dir: str | Path,
     steps: int = 30,
     batch_size: int = 4,
@@ -42,18 +44,21 @@ def run_qlora_capstone(
     n_heldout: int = 16,
     progress=print,
 ) -> dict:
-    """Run the fine-tune and write qlora.json, qlora_loss.png and qlora.md under `out_dir`."""
+    """Fine-tune `model` (the float SmolLM2 with its `tokenizer`, as `groundup.generate.loading.load_model`
+    returns them; quantized to NF4 here, in place) and write qlora.json, qlora_loss.png and qlora.md
+    under `out_dir`."""
     from groundup.data import load_text
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    setup = load_setup(ReportConfig(eval_windows=2, eval_len=256, calib_samples=1, calib_len=8))
-    model, tok = setup.model, setup.tokenizer
+    setup = load_setup(
+        model, tokenizer, ReportConfig(eval_windows=2, eval_len=256, calib_samples=1, calib_len=8)
+    )
     train_ids, train_mask = encode_examples(
-        tok, wikitext_pairs(load_text("wikitext2", "valid"), steps * batch_size), max_len
+        tokenizer, wikitext_pairs(load_text("wikitext2", "valid"), steps * batch_size), max_len
     )
     held_ids, held_mask = encode_examples(
-        tok, wikitext_pairs(load_text("wikitext2", "test"), n_heldout), max_len
+        tokenizer, wikitext_pairs(load_text("wikitext2", "test"), n_heldout), max_len
     )
     params = add_qlora(model, r=r, train_blocks=train_blocks)
     model.eval()
@@ -90,27 +95,15 @@ def run_qlora_capstone(
         "after": after,
     }
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "qlora.json").write_text(json.dumps(result, indent=1) + "\n")
-    _plot_losses(losses, out / "qlora_loss.png")
-    (out / "qlora.md").write_text(_markdown(result))
+    write_json(out / "qlora.json", result)
+    plot_curves(
+        out / "qlora_loss.png",
+        {"train loss": losses},
+        "QLoRA on NF4 SmolLM2-135M",
+        "train loss (response tokens)",
+    )
+    write_text(out / "qlora.md", _markdown(result))
     return result
-
-
-def _plot_losses(losses: list[float], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(range(1, len(losses) + 1), losses, marker="o", markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("train loss (response tokens)")
-    ax.set_title("QLoRA on NF4 SmolLM2-135M")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _markdown(r: dict) -> str:

@@ -1,4 +1,4 @@
-"""One entry point for every method: `quantize_model(model, method, bits, group_size, ...)`.
+"""One entry point for every method: `quantize_llm(model, method, bits, group_size, ...)`.
 
 Checks the (method, bits, group size) combination up front, so a bad request fails before any
 calibration work, then dispatches to the method's own file.
@@ -45,7 +45,7 @@ def check_request(method: str, bits: int, group_size: int | None) -> int | None:
     return group_size
 
 
-def quantize_model(
+def quantize_llm(
     model: nn.Module,
     method: str,
     bits: int = 4,

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.quant.affine import QScheme, calc_qparams, dequantize_affine, quantize_affine
-from groundup.quant.llm.packing import PACKABLE_BITS, packed_size
+from groundup.quant.packing import PACKABLE_BITS, packed_size
 
 GROUP_SIZES = (None, 32, 64, 128)
 

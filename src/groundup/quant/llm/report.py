@@ -1,7 +1,7 @@
 """The LLM-quantization table on the real SmolLM2-135M: perplexity, size, bits per weight, time, speed.
 
-Every row starts from the same float32 baseline (`Llama.from_gguf` on the bundled GGUF, dequantized),
-is quantized by one method, and is measured on exactly the same WikiText-2 *test* windows:
+Every row starts from the same float32 baseline (the bundled GGUF as `groundup.generate.loading.load_model`
+returns it, dequantized), is quantized by one method, and is measured on exactly the same WikiText-2 *test* windows:
 
     perplexity  exp(mean next-token NLL) over `eval_windows` non-overlapping windows of `eval_len`
                 tokens from the start of the test split
@@ -18,7 +18,6 @@ Calibration windows come from WikiText-2 *valid*. Peer libraries add their rows 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ from torch import nn
 
 from groundup.quant.llm.arch import decoder_blocks
 from groundup.quant.llm.calibration import calibration_windows
+from groundup.reports import figure, write_json, write_text
 
 CHARS_PER_TOKEN_GUESS = 3  # generous: the text prefix we tokenize always holds enough tokens
 
@@ -70,16 +70,13 @@ def text_ids(tokenizer, text: str, n_tokens: int) -> torch.Tensor:
     return torch.tensor(ids[:n_tokens], dtype=torch.int64)
 
 
-def load_setup(config: ReportConfig | None = None, gguf_path: str | None = None) -> Setup:
-    """Baseline model, tokenizer, evaluation windows (test split) and calibration windows (valid split)."""
-    from groundup.data import load_text, smollm2_gguf_path
-    from groundup.models.llama import Llama
-    from groundup.tokenizers.gguf import from_gguf
+def load_setup(model: nn.Module, tokenizer, config: ReportConfig | None = None) -> Setup:
+    """The baseline `model` and its `tokenizer` (as `groundup.generate.loading.load_model` returns them;
+    quant sits below generate, so the caller loads) with the evaluation windows (WikiText-2 test) and
+    calibration windows (WikiText-2 valid) every row shares."""
+    from groundup.data import load_text
 
     config = config or ReportConfig()
-    path = gguf_path or smollm2_gguf_path()
-    model = Llama.from_gguf(path)
-    tokenizer = from_gguf(path)
     n_eval = config.eval_windows * config.eval_len
     eval_ids = text_ids(tokenizer, load_text("wikitext2", "test"), n_eval).reshape(config.eval_windows, -1)
     valid = text_ids(tokenizer, load_text("wikitext2", "valid"), config.calib_samples * config.calib_len * 4)
@@ -165,12 +162,12 @@ def our_rows(
     setup: Setup, progress: Callable[[str], None] | None = None
 ) -> list[tuple[str, dict, Callable | None]]:
     """(name, info, quantize function) for every row of the table produced by groundup itself."""
-    from groundup.quant.llm.quantize import quantize_model
+    from groundup.quant.llm.quantize import quantize_llm
 
     calib = setup.calib_ids
 
     def q(method, bits, gs, **kw):
-        return lambda m: quantize_model(m, method, bits, gs, windows=calib, progress=progress, **kw)
+        return lambda m: quantize_llm(m, method, bits, gs, windows=calib, progress=progress, **kw)
 
     rows = [("float32", {"method": "none", "bits": 32, "group_size": None}, None)]
     for bits, gs in ((8, None), (4, 128), (3, 128)):
@@ -232,39 +229,28 @@ def render_markdown(rows: list[dict], env: dict, plot_name: str | None = None) -
 
 def plot(rows: list[dict], path: Path) -> None:
     """Perplexity against bits per weight, one labelled point per row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
-        color = "tab:blue" if r.get("library", "groundup") == "groundup" else "tab:orange"
-        ax.scatter(r["bpw"], r["perplexity"], color=color)
-        ax.annotate(
-            r["name"] if r.get("library", "groundup") == "groundup" else f"{r['name']} ({r['library']})",
-            (r["bpw"], r["perplexity"]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("bits per weight (block Linears)")
-    ax.set_ylabel("WikiText-2 test perplexity")
-    ax.set_title("SmolLM2-135M: perplexity vs bits (blue: groundup, orange: peers)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with figure(path, figsize=(7, 4.5), dpi=120) as (_, ax):
+        for r in rows:
+            ours = r.get("library", "groundup") == "groundup"
+            ax.scatter(r["bpw"], r["perplexity"], color="tab:blue" if ours else "tab:orange")
+            ax.annotate(
+                r["name"] if ours else f"{r['name']} ({r['library']})",
+                (r["bpw"], r["perplexity"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("bits per weight (block Linears)")
+        ax.set_ylabel("WikiText-2 test perplexity")
+        ax.set_title("SmolLM2-135M: perplexity vs bits (blue: groundup, orange: peers)")
 
 
 def write_report(rows: list[dict], env: dict, out_dir: Path) -> Path:
     """rows.json, the plot and report.md under `out_dir`; returns the markdown path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "rows.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1) + "\n")
+    write_json(out_dir / "rows.json", {"env": env, "rows": rows})
     plot(rows, out_dir / "ppl_vs_bits.png")
-    path = out_dir / "report.md"
-    path.write_text(render_markdown(rows, env, "ppl_vs_bits.png"))
-    return path
+    return write_text(out_dir / "report.md", render_markdown(rows, env, "ppl_vs_bits.png"))
 
 
 def config_env(config: ReportConfig) -> dict:
