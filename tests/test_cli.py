@@ -65,3 +65,41 @@ def test_data_lists_assets(capsys):
 def test_doctor_reports_ok(capsys):
     assert cli.main(["doctor"]) == 0
     assert "OK      torch" in capsys.readouterr().out
+
+
+def test_help_imports_no_heavy_library():
+    """`groundup --help` builds every area's parser without importing torch, NumPy or SciPy: package
+    `__init__`s export lazily (`groundup.lazy`) and handlers import what they need when they run."""
+    code = (
+        "import sys; from groundup.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'numpy', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_lazy_package_exports_the_function_not_its_same_named_module():
+    """eval/perplexity.py defines `perplexity`: the package name is the function, whichever is imported
+    first (the submodule binding itself on its package must not shadow the export)."""
+    code = (
+        "import importlib, types; module = importlib.import_module('groundup.eval.perplexity'); "
+        "from groundup.eval import perplexity; "
+        "print(perplexity is module.perplexity, isinstance(perplexity, types.FunctionType))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True"]
+
+
+def test_train_gpt_help_lists_every_config_field_with_its_default():
+    from dataclasses import fields
+
+    from groundup.train.config import TrainConfig
+
+    out = run_cli("train", "gpt", "--help")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    for f in fields(TrainConfig):
+        line = next((x for x in lines if x.strip().startswith(f"--{f.name.replace('_', '-')} ")), "")
+        assert f"default: {f.default!r}" in line, f.name

@@ -28,11 +28,21 @@ def test_peak_rss_sees_a_short_lived_allocation_exactly_through_the_kernel():
     with PeakRSS() as outer:
         if outer.method != "kernel":
             pytest.skip("no /proc/self/clear_refs here: PeakRSS falls back to sampling")
-        np.ones(96 * 2**20 // 8).sum()  # 96 MiB, touched and freed at once
+        touch_fresh_pages(96 * 2**20)  # 96 MiB, touched and unmapped at once
         with PeakRSS() as inner:
-            np.ones(32 * 2**20 // 8).sum()
+            touch_fresh_pages(32 * 2**20)
     assert inner.method == "kernel" and 28 < inner.peak_mb < 90
     assert outer.peak_mb > 90
+
+
+def touch_fresh_pages(n_bytes: int) -> None:
+    """Map, write and unmap `n_bytes` of new anonymous memory. Unlike a malloc, which may reuse heap
+    pages that are already resident, a fresh mapping must raise the resident set by its size."""
+    import mmap
+
+    with mmap.mmap(-1, n_bytes) as block:
+        for offset in range(0, n_bytes, mmap.PAGESIZE):
+            block[offset] = 1
 
 
 def test_measure_rejects_zero_repeats():

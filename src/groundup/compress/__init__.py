@@ -1,42 +1,27 @@
 """Compression: magnitude and structured pruning, iterative pruning and lottery tickets, knowledge
-distillation, and LoRA adapters."""
+distillation, and LoRA adapters.
 
-from groundup.compress.distill import distill, distillation_loss
-from groundup.compress.iterative import iterative_prune, lottery_ticket, sparsity_schedule
-from groundup.compress.lora import (
-    LoRALinear,
-    apply_lora,
-    count_parameters,
-    load_adapters,
-    lora_state_dict,
-    merge_lora,
-    save_adapters,
-    unmerge_lora,
+Names load from their submodules on first use (`groundup.lazy`).
+"""
+
+from groundup.lazy import lazy_exports
+
+__all__ = lazy_exports(
+    __name__,
+    {
+        "distill": ["distill", "distillation_loss"],
+        "iterative": ["iterative_prune", "lottery_ticket", "sparsity_schedule"],
+        "lora": [
+            "LoRALinear",
+            "apply_lora",
+            "count_parameters",
+            "load_adapters",
+            "lora_state_dict",
+            "merge_lora",
+            "save_adapters",
+            "unmerge_lora",
+        ],
+        "prune": ["apply_masks", "magnitude_masks", "prunable_weights", "sparsity"],
+        "structured": ["channel_mask", "head_mask", "head_scores", "remove_neurons", "unit_norms"],
+    },
 )
-from groundup.compress.prune import apply_masks, magnitude_masks, prunable_weights, sparsity
-from groundup.compress.structured import channel_mask, head_mask, head_scores, remove_neurons, unit_norms
-
-__all__ = [
-    "LoRALinear",
-    "apply_lora",
-    "apply_masks",
-    "channel_mask",
-    "count_parameters",
-    "distill",
-    "distillation_loss",
-    "head_mask",
-    "head_scores",
-    "iterative_prune",
-    "load_adapters",
-    "lora_state_dict",
-    "lottery_ticket",
-    "magnitude_masks",
-    "merge_lora",
-    "prunable_weights",
-    "remove_neurons",
-    "save_adapters",
-    "sparsity",
-    "sparsity_schedule",
-    "unit_norms",
-    "unmerge_lora",
-]

@@ -11,73 +11,37 @@ Stable API for other areas (e.g. groundup.quant.llm builds GPTQ/AWQ/SmoothQuant 
     mse, sqnr_db, max_error                                                  (metrics.py)
     int8_matmul, quantized_linear, weight_only_int8_linear                   (kernels.py)
     QuantConfig, QuantLinear, QuantConv2d, swap_quant_layers, calibrate, convert, model_nbytes
+
+Names load from their submodules on first use (`groundup.lazy`).
 """
 
-from groundup.quant.affine import (
-    QScheme,
-    QTensor,
-    calc_qparams,
-    dequantize,
-    dequantize_affine,
-    minmax,
-    qrange,
-    quantize,
-    quantize_affine,
-    quantize_dequantize,
-    quantize_with,
-    to_groups,
-)
-from groundup.quant.fake_quant import fake_quantize, fake_quantize_affine
-from groundup.quant.fp8 import E4M3, E5M2, quantize_fp8, round_to_fp8
-from groundup.quant.kernels import int8_matmul, quantized_conv2d, quantized_linear, weight_only_int8_linear
-from groundup.quant.metrics import max_error, mse, sqnr_db
-from groundup.quant.model import calibrate, convert, model_nbytes, swap_quant_layers
-from groundup.quant.modules import QuantConfig, QuantConv2d, QuantLinear
-from groundup.quant.nf4 import NF4Tensor, dequantize_nf4, double_quantize, nf4_levels, quantize_nf4
-from groundup.quant.observers import OBSERVERS, make_observer, mse_optimal_range
-from groundup.quant.packing import pack_int4, unpack_int4
+from groundup.lazy import lazy_exports
 
-__all__ = [
-    "E4M3",
-    "E5M2",
-    "OBSERVERS",
-    "NF4Tensor",
-    "QScheme",
-    "QTensor",
-    "QuantConfig",
-    "QuantConv2d",
-    "QuantLinear",
-    "calc_qparams",
-    "calibrate",
-    "convert",
-    "dequantize",
-    "dequantize_affine",
-    "dequantize_nf4",
-    "double_quantize",
-    "fake_quantize",
-    "fake_quantize_affine",
-    "int8_matmul",
-    "make_observer",
-    "max_error",
-    "minmax",
-    "model_nbytes",
-    "mse",
-    "mse_optimal_range",
-    "nf4_levels",
-    "pack_int4",
-    "qrange",
-    "quantize",
-    "quantize_affine",
-    "quantize_dequantize",
-    "quantize_fp8",
-    "quantize_nf4",
-    "quantize_with",
-    "quantized_conv2d",
-    "quantized_linear",
-    "round_to_fp8",
-    "sqnr_db",
-    "swap_quant_layers",
-    "to_groups",
-    "unpack_int4",
-    "weight_only_int8_linear",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "affine": [
+            "QScheme",
+            "QTensor",
+            "calc_qparams",
+            "dequantize",
+            "dequantize_affine",
+            "minmax",
+            "qrange",
+            "quantize",
+            "quantize_affine",
+            "quantize_dequantize",
+            "quantize_with",
+            "to_groups",
+        ],
+        "fake_quant": ["fake_quantize", "fake_quantize_affine"],
+        "fp8": ["E4M3", "E5M2", "quantize_fp8", "round_to_fp8"],
+        "kernels": ["int8_matmul", "quantized_conv2d", "quantized_linear", "weight_only_int8_linear"],
+        "metrics": ["max_error", "mse", "sqnr_db"],
+        "model": ["calibrate", "convert", "model_nbytes", "swap_quant_layers"],
+        "modules": ["QuantConfig", "QuantConv2d", "QuantLinear"],
+        "nf4": ["NF4Tensor", "dequantize_nf4", "double_quantize", "nf4_levels", "quantize_nf4"],
+        "observers": ["OBSERVERS", "make_observer", "mse_optimal_range"],
+        "packing": ["pack_int4", "unpack_int4"],
+    },
+)

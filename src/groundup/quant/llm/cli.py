@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from groundup.quant.llm.quantize import BITS, METHODS, check_request
+from groundup.quant.llm.methods import BITS, METHODS, check_request
 
 
 def register(subparsers) -> None:

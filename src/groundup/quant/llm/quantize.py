@@ -1,14 +1,8 @@
 """One entry point for every method: `quantize_llm(model, method, bits, group_size, ...)`.
 
-Checks the (method, bits, group size) combination up front, so a bad request fails before any
-calibration work, then dispatches to the method's own file.
-
-    method       bits      group_size           calibration
-    rtn          3, 4, 8   None/32/64/128 (128) no
-    gptq         2,3,4,8   None/32/64/128 (128) yes (Hessians, sequential)
-    awq          3, 4      None/32/64/128 (128) yes (activation magnitudes)
-    smoothquant  8 (W8A8)  per-channel only     yes (activation maxima)
-    nf4          4         blocks of 64         no
+Checks the (method, bits, group size) combination up front (`methods.check_request`, the table of
+what each method accepts), so a bad request fails before any calibration work, then dispatches to the
+method's own file.
 """
 
 from __future__ import annotations
@@ -18,31 +12,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from groundup.quant.llm.qweight import GROUP_SIZES
+from groundup.quant.llm.methods import BITS, METHODS, NEEDS_CALIBRATION, check_request
 
-METHODS = ("rtn", "gptq", "awq", "smoothquant", "nf4")
-BITS = {"rtn": (3, 4, 8), "gptq": (2, 3, 4, 8), "awq": (3, 4), "smoothquant": (8,), "nf4": (4,)}
-NEEDS_CALIBRATION = ("gptq", "awq", "smoothquant")
-
-
-def check_request(method: str, bits: int, group_size: int | None) -> int | None:
-    """Validate the combination; returns the group size to use (method default when None is given)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if bits not in BITS[method]:
-        raise ValueError(f"{method}: bits must be one of {BITS[method]}, got {bits}")
-    if method in ("smoothquant", "nf4"):
-        if group_size is not None:
-            raise ValueError(
-                f"{method}: group_size is fixed ({'per-channel' if method == 'smoothquant' else 'blocks of 64'}); "
-                f"leave it unset, got {group_size}"
-            )
-        return None
-    if group_size not in GROUP_SIZES:
-        raise ValueError(
-            f"{method}: group_size must be one of 32, 64, 128 or 0 for per-channel, got {group_size}"
-        )
-    return group_size
+__all__ = ["BITS", "METHODS", "NEEDS_CALIBRATION", "check_request", "quantize_llm"]
 
 
 def quantize_llm(

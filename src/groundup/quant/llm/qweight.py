@@ -21,9 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundup.quant.affine import QScheme, calc_qparams, dequantize_affine, quantize_affine
+from groundup.quant.llm.methods import GROUP_SIZES
 from groundup.quant.packing import PACKABLE_BITS, packed_size
-
-GROUP_SIZES = (None, 32, 64, 128)
 
 
 def check_weight_spec(
