@@ -17,7 +17,7 @@ endif
 
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: run test test-all bench lint setup clean-venv
+.PHONY: run test test-all bench docs-reports lint setup clean-venv
 
 setup: $(STAMP)
 
@@ -32,14 +32,26 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/groundup generate "What is the capital of France? Answer in one sentence." --chat --stream --max-tokens 48 --temperature 0
 
+# The tests, then the curriculum dashboard from their results (the exit status is the tests').
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS); status=$$?; $(PY) -m groundup progress; exit $$status
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Benchmarks write the committed benchmarks/results/ here (`--write-docs`); run alone, they write ./groundup-out/bench/.
 bench: $(STAMP)
-	$(PY) -m benchmarks all
+	$(PY) -m benchmarks all --write-docs
+
+# Regenerate the committed reports: the dashboard (from the last `make test`) and the capstone reports.
+docs-reports: $(STAMP)
+	$(PY) -m groundup progress --write-docs
+	$(PY) -m groundup classic benchmark --write-docs
+	$(PY) -m groundup quant basics --write-docs
+	$(PY) -m groundup quant qat-vs-ptq --write-docs
+	$(PY) -m groundup compress prune --write-docs
+	$(PY) -m groundup compress distill --write-docs
+	$(PY) -m groundup compress lora --write-docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks.harness import RESULTS_DIR, Report
+from benchmarks.harness import Report
 from groundup.generate.loading import load_model
 from groundup.quant.llm.report import (
     ReportConfig,
@@ -111,4 +111,6 @@ def run(report: Report, quick: bool) -> None:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     env["load_end"] = round(os.getloadavg()[0], 2)
     env["threads"] = config.threads
-    write_report(report.rows, env, RESULTS_DIR / ("quant_llm_report_quick" if quick else "quant_llm_report"))
+    write_report(
+        report.rows, env, report.directory / ("quant_llm_report_quick" if quick else "quant_llm_report")
+    )

@@ -2,11 +2,13 @@
 
 Speed ratio convention: `speedup = peer median time / our median time` (above 1: ours is faster),
 always measured in one process, one after the other, with the machine load recorded beside it.
+
+Results go to ./groundup-out/bench/NAME.json by default; the committed benchmarks/results/ is written
+only when asked (`python -m benchmarks NAME --write-docs`, which `make bench` runs).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -15,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from groundup.profiling import Timing, measure
+from groundup.reports import write_json
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # committed: written with --write-docs
+USER_DIR = Path("groundup-out") / "bench"  # the default, relative to the current folder
 
 
 def environment() -> dict:
@@ -45,6 +49,7 @@ class Report:
     name: str
     rows: list[dict] = field(default_factory=list)
     env: dict = field(default_factory=environment)
+    directory: Path = USER_DIR  # where `save` writes NAME.json (and a benchmark its extra files)
 
     def compare(
         self,
@@ -97,14 +102,11 @@ class Report:
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in cells]
         return "\n".join(lines)
 
-    def save(self, directory: Path = RESULTS_DIR) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{self.name}.json"
+    def save(self, directory: Path | None = None) -> Path:
+        """Write NAME.json atomically into `directory` (default: the report's own)."""
         self.env["load_avg_1m_end"] = os.getloadavg()[0]
-        tmp = path.with_suffix(".json.part")
-        tmp.write_text(json.dumps({"name": self.name, "env": self.env, "rows": self.rows}, indent=1) + "\n")
-        os.replace(tmp, path)
-        return path
+        record = {"name": self.name, "env": self.env, "rows": self.rows}
+        return write_json(Path(directory or self.directory) / f"{self.name}.json", record)
 
 
 def format_cell(value) -> str:

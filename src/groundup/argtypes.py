@@ -62,9 +62,10 @@ positive_int = int_range(1)
 non_negative_int = int_range(0)
 
 
-class UsageError(Exception):
-    """A combination of options that cannot work together: `groundup` prints the command's usage and
-    the message, and exits 2, like any argparse error."""
+class UsageError(ValueError):
+    """A combination of options that cannot work together (or a value only the command can check):
+    `groundup` prints the command's usage and the message, and exits 2, like any argparse error. It is
+    a ValueError, so a handler called as a plain function raises what bad parameter values raise."""
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,16 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
     except UsageError as exc:
         args.parser.error(str(exc))  # usage line + message, exit 2
+    except BrokenPipeError:  # the reader went away (`groundup progress --json | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a Unix tool killed by the closed pipe
     except (GroundupError, ValueError, OSError) as exc:
         if args.debug:
             raise
-        print(f"groundup: error: {exc}", file=sys.stderr)
+        print(f"groundup: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return int(code or 0)
+
+
+def one_line(exc: Exception) -> str:
+    """The message of a user-facing error on one line; an OSError as 'FILE: reason' (not '[Errno 2] ...')."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc)
+    return " ".join(text.split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

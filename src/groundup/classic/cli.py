@@ -1,7 +1,8 @@
 """`groundup classic benchmark` (the 0.1 capstone report) and `groundup classic example NAME`.
 
 Both run scripts from the checkout's examples/classic/ folder in a subprocess: they compare against
-scikit-learn, which library code never imports.
+scikit-learn, which library code never imports. The benchmark writes to ./groundup-out/classic-benchmark/
+(or --out); `--write-docs` regenerates the committed report in docs/notes/0.1-report/.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+
+from groundup.outputs import add_out_option
 
 EXAMPLES = {
     "pca-eig": "PCA from the eigendecomposition of the covariance matrix, checked against scikit-learn",
@@ -28,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Writes OUT/README.md (a table per estimator and dataset), a PCA scatter per dataset "
         "and iris decision-boundary plots (PNG). Needs scikit-learn and the groundup checkout.",
     )
-    b.add_argument("--out", default="classic_report", help="output folder (default: classic_report)")
+    add_out_option(b, "classic-benchmark", docs="docs/notes/0.1-report")
     b.add_argument("--quick", action="store_true", help="iris and wine only")
     b.set_defaults(func=benchmark_command)
     e = sub.add_parser(
@@ -51,9 +54,10 @@ def run_module(module: str, *args: str) -> int:
 
 
 def benchmark_command(args: argparse.Namespace) -> int:
-    return run_module(
-        "examples.classic.benchmark_report", "--out", args.out, *(["--quick"] if args.quick else [])
-    )
+    from groundup.outputs import chosen_dir, writing_to
+
+    with writing_to(chosen_dir(args)) as out:  # checked here, before the script starts
+        return run_module("examples.classic.benchmark_report", "--out", str(out), *(["--quick"] * args.quick))
 
 
 def example_command(args: argparse.Namespace) -> int:

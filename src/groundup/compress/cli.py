@@ -1,11 +1,17 @@
-"""`groundup compress prune|distill|lora`: the compression capstones on real MNIST."""
+"""`groundup compress prune|distill|lora`: the compression capstones on real MNIST.
+
+Reports go to ./groundup-out/compress-<name>/ (or --out); `--write-docs` regenerates the committed ones
+in docs/notes/1.3-capstone/<name>/.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-OUT = "docs/notes/1.3-capstone"
+from groundup.argtypes import float_range, non_negative_int, positive_int
+from groundup.outputs import add_out_option
+
+DOCS = "docs/notes/1.3-capstone"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     prune = sub.add_parser("prune", help="magnitude pruning at 30/50/70/90%%, one-shot vs iterative")
     common(prune, "prune", epochs=5)
-    prune.add_argument("--finetune-epochs", type=int, default=2)
-    prune.add_argument("--rounds", type=int, default=2, help="rounds of iterative pruning")
+    prune.add_argument("--finetune-epochs", type=positive_int, default=2, help="fine-tuning epochs")
+    prune.add_argument("--rounds", type=positive_int, default=2, help="rounds of iterative pruning")
     prune.set_defaults(func=prune_command)
 
     distill = sub.add_parser(
@@ -23,38 +29,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common(distill, "distill", epochs=20)
     distill.add_argument(
-        "--teacher-epochs", type=int, default=4, help="teacher training epochs (--epochs: student)"
+        "--teacher-epochs", type=positive_int, default=4, help="teacher training epochs (--epochs: student)"
     )
-    distill.add_argument("--temperature", type=float, default=2.0)
-    distill.add_argument("--alpha", type=float, default=0.5, help="weight of the soft-target term")
+    distill.add_argument(
+        "--temperature", type=float_range(0, low_open=True), default=2.0, help="softmax temperature (> 0)"
+    )
+    distill.add_argument(
+        "--alpha", type=float_range(0, 1), default=0.5, help="weight of the soft-target term, in [0, 1]"
+    )
     distill.set_defaults(func=distill_command)
 
     lora = sub.add_parser("lora", help="LoRA vs full fine-tuning on rotated digits")
     common(lora, "lora", epochs=5)
-    lora.add_argument("--adapt-epochs", type=int, default=3)
-    lora.add_argument("--ranks", type=int, nargs="+", default=[2, 8])
-    lora.add_argument("--lora-lr", type=float, default=1e-2, help="Adam learning rate of the adapters")
+    lora.add_argument("--adapt-epochs", type=positive_int, default=3, help="adaptation epochs")
+    lora.add_argument("--ranks", type=positive_int, nargs="+", default=[2, 8], help="LoRA ranks to compare")
+    lora.add_argument(
+        "--lora-lr",
+        type=float_range(0, low_open=True),
+        default=1e-2,
+        help="Adam learning rate of the adapters",
+    )
     lora.set_defaults(func=lora_command)
 
 
 def common(p: argparse.ArgumentParser, name: str, epochs: int) -> None:
-    out = f"{OUT}/{name}"
-    p.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default: {out})")
+    add_out_option(p, f"compress-{name}", docs=f"{DOCS}/{name}")
     p.add_argument(
         "--epochs",
-        type=int,
+        type=positive_int,
         default=epochs,
         help="training epochs of the base model (trained models are cached in ~/.cache/groundup/capstones)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
 
 
 def run(args: argparse.Namespace, main, **kwargs) -> int:
-    import torch
+    """Run a capstone's `main(out, epochs=, seed=, **kwargs)` into the chosen folder (checked first)."""
+    from groundup.outputs import chosen_dir, writing_to
 
-    torch.set_num_threads(args.threads)
-    print(main(args.out, epochs=args.epochs, seed=args.seed, **kwargs).read_text())
+    with writing_to(chosen_dir(args)) as out:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        print(main(out, epochs=args.epochs, seed=args.seed, **kwargs).read_text())
     return 0
 
 

@@ -10,6 +10,7 @@ import copy
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from groundup.compress.lora import apply_lora, count_parameters, merge_lora
 from groundup.models.cnn import mlp_classifier
@@ -56,7 +57,7 @@ def main(
             accuracy(full, data.x_test, data.y_test),
         ]
     )
-    for r in ranks:
+    for r in tqdm(ranks, desc="LoRA ranks", leave=False, disable=None):
         torch.manual_seed(seed + r)
         lora = apply_lora(copy.deepcopy(base), ["1", "3", "5"], r=r, alpha=2 * r)
         trainable = count_parameters(lora)[0]

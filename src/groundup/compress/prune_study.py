@@ -12,6 +12,7 @@ import copy
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from groundup.compress.iterative import iterative_prune
 from groundup.compress.prune import apply_masks, magnitude_masks, sparsity
@@ -47,7 +48,7 @@ def main(out: Path, epochs: int = 5, finetune_epochs: int = 2, rounds: int = 2, 
     control = copy.deepcopy(dense)  # fine-tuning is extra training: the dense net gets it too
     finetune_for(finetune_epochs)(control, {})
     rows = [["0% (dense)", test(dense), test(control), "-", 0.0]]
-    for amount in AMOUNTS:
+    for amount in tqdm(AMOUNTS, desc="sparsity levels", leave=False, disable=None):
         one_shot = copy.deepcopy(dense)
         masks = magnitude_masks(one_shot, amount, "global")
         apply_masks(one_shot, masks)

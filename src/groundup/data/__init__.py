@@ -8,6 +8,6 @@ __all__ = lazy_exports(
     __name__,
     {
         "assets": ["cl100k_ranks_path", "minilm_dir", "mnist_5k_path", "smollm2_gguf_path"],
-        "datasets": ["data_dirs", "load_mnist_5k", "load_sklearn", "load_text"],
+        "datasets": ["data_dirs", "load_mnist_5k", "load_sklearn", "load_text", "read_text_file"],
     },
 )

@@ -81,18 +81,37 @@ def version_of(dist: str) -> str | None:
 
 
 def doctor_command(args: argparse.Namespace) -> int:
-    failures = 0
+    failed, packages, datasets = [], [], []
     print(f"OK      python {platform.python_version()}")
     for dist in REQUIRED + OPTIONAL:
         version = version_of(dist)
         required = dist in REQUIRED
         status = "OK" if version else ("FAIL" if required else "MISSING")
-        failures += required and not version
+        if not version:
+            (failed if required else packages).append(dist)
         print(
             f"{status:<7} {dist} {version or '(not installed' + (')' if required else ', tests/benchmarks only)')}"
         )
     for name, status, text in dataset_rows():
-        failures += status == "FAIL"
+        if status != "OK":
+            (failed if status == "FAIL" else datasets).append(name)
         print(f"{status:<7} {name}: {text}")
-    print("environment OK" if not failures else f"{failures} required item(s) missing: run `make setup`")
-    return 1 if failures else 0
+    print(doctor_summary(failed, packages, datasets))
+    return 1 if failed else 0
+
+
+def doctor_summary(failed: list[str], packages: list[str], datasets: list[str]) -> str:
+    """One verdict: what is missing and whether it matters."""
+    if failed:
+        return f"{len(failed)} required item(s) missing ({', '.join(failed)}): run `make setup`"
+    if not packages and not datasets:
+        return "environment OK: everything is installed and every dataset is on disk"
+    missing = []
+    if packages:
+        missing.append(f"packages {', '.join(packages)} (only tests and benchmarks need them: `make setup`)")
+    if datasets:
+        missing.append(
+            f"datasets {', '.join(datasets)} (commands that read them download them when online, or set "
+            "GROUNDUP_DATA to a folder holding them)"
+        )
+    return "the library works; missing: " + "; ".join(missing)

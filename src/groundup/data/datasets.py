@@ -145,7 +145,26 @@ def load_text(name: str, split: str | None = None, *, path: str | os.PathLike | 
     file = Path(path) if path is not None else resolve_text_file(name, split)
     if not file.is_file():
         raise DatasetNotFoundError(f"{file} does not exist; pass an existing text file")
-    return file.read_text(encoding="utf-8")
+    return read_text_file(file)
+
+
+def read_text_file(path: str | os.PathLike, what: str = "a UTF-8 text file") -> str:
+    """The text of `path`; a missing, unreadable or undecodable file is a GroundupError naming the
+    file, what was expected and where decoding failed (Python's own messages name neither)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise GroundupError(f"{path}: no such file; expected {what}") from None
+    except OSError as exc:
+        raise GroundupError(f"{path}: cannot read it ({exc.strerror or exc}); expected {what}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GroundupError(
+            f"{path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} does not decode; "
+            f"expected {what} (re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`)"
+        ) from None
 
 
 class ImageSplit(NamedTuple):

@@ -13,10 +13,22 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def gguf_file(path: str) -> str:
+    """`path` when it is a file; else a one-line error saying a GGUF model file was expected."""
+    from pathlib import Path
+
+    from groundup.errors import GroundupError
+
+    if not Path(path).is_file():
+        reason = "is a folder" if Path(path).is_dir() else "no such file"
+        raise GroundupError(f"{path}: {reason}; expected a GGUF model file (.gguf)")
+    return path
+
+
 def info(args: argparse.Namespace) -> int:
     from groundup.formats.gguf import GGUFReader
 
-    reader = GGUFReader(args.file)
+    reader = GGUFReader(gguf_file(args.file))
     print(
         f"{reader.path}: GGUF v{reader.version}, {len(reader.fields)} metadata keys, {len(reader.tensors)} tensors"
     )
@@ -34,7 +46,10 @@ def info(args: argparse.Namespace) -> int:
 
 def convert(args: argparse.Namespace) -> int:
     from groundup.formats.convert import convert as run_convert
+    from groundup.outputs import prepare_file
 
+    gguf_file(args.input)
+    prepare_file(args.output, "OUTPUT")
     out = run_convert(args.input, args.output, args.type)
     print(f"wrote {out} ({out.stat().st_size:,} bytes, matrices as {args.type})")
     return 0

@@ -4,7 +4,9 @@ markdown report with PNG plots into --out."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from groundup.argtypes import UsageError, non_negative_int, positive_int
+from groundup.outputs import add_out_option
 
 DEMOS = ("xor", "mlp", "cnn", "optimizers", "norms")
 DEFAULT_EPOCHS = {"xor": 500, "mlp": 25, "cnn": 12, "optimizers": 5, "norms": 5}
@@ -21,33 +23,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Layer/GroupNorm on the same MLP.",
     )
     demo.add_argument("name", choices=DEMOS)
+    add_out_option(demo, "grad-demo", what="output directory")
     demo.add_argument(
-        "--out", type=Path, default=Path("grad-demo"), help="output directory (default ./grad-demo)"
+        "--epochs",
+        type=int,
+        help="epochs (xor: steps), >= 1; default: "
+        + ", ".join(f"{name} {epochs}" for name, epochs in DEFAULT_EPOCHS.items()),
     )
-    demo.add_argument("--epochs", type=int, help="epochs (xor: steps); default depends on the demo")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     demo.add_argument(
-        "--threads", type=int, default=1, help="BLAS threads (default 1: fastest on a busy machine)"
+        "--threads", type=positive_int, default=1, help="BLAS threads (1: fastest on a busy machine)"
     )
     demo.set_defaults(func=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    epochs = DEFAULT_EPOCHS[args.name] if args.epochs is None else args.epochs
+    if epochs < 1:  # checked here, not by the option's type: its default depends on the demo
+        raise UsageError(f"--epochs must be >= 1, got {epochs}")
+
     from threadpoolctl import threadpool_limits
 
     from groundup.grad.demos import mnist, xor
+    from groundup.outputs import chosen_dir, writing_to
 
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    epochs = args.epochs or DEFAULT_EPOCHS[args.name]
-    if epochs < 1:
-        raise ValueError(f"--epochs must be >= 1, got {epochs}")
-    with threadpool_limits(args.threads):
+    with writing_to(chosen_dir(args)) as out, threadpool_limits(args.threads):
         if args.name == "xor":
-            xor.run(args.out, steps=epochs, seed=args.seed)
+            xor.run(out, steps=epochs, seed=args.seed)
         elif args.name in ("mlp", "cnn"):
-            mnist.run_model(args.name, args.out, epochs, args.seed)
+            mnist.run_model(args.name, out, epochs, args.seed)
         else:
-            mnist.run_comparison(args.name, args.out, epochs, args.seed)
-    print(f"report: {args.out / (args.name + '.md')}")
+            mnist.run_comparison(args.name, out, epochs, args.seed)
+    print(f"report: {out / (args.name + '.md')}")
     return 0

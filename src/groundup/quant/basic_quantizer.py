@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from groundup.models.cnn import LeNet5
 from groundup.quant.affine import QScheme, calc_qparams, minmax
@@ -42,7 +43,7 @@ def main(out: Path, epochs: int = 6, seed: int = 0, observers: tuple[str, ...] =
     calib = data.x_train[:CALIBRATION_IMAGES]
     fp32_acc, fp32_bytes = accuracy(baseline, data.x_test, data.y_test), model_nbytes(baseline)
     rows = [["FP32", "-", fp32_acc, fp32_bytes, 1.0]]
-    for observer in observers:
+    for observer in tqdm(observers, desc="observers", leave=False, disable=None):
         for name, config in configs(observer).items():
             model = calibrate(swap_quant_layers(baseline, config), calib.split(50))
             size = model_nbytes(model)

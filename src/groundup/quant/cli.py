@@ -1,10 +1,18 @@
-"""`groundup quant ...`: the quantization capstones (and, when present, groundup.quant.llm's commands)."""
+"""`groundup quant ...`: the quantization capstones (and, when present, groundup.quant.llm's commands).
+
+Reports go to ./groundup-out/quant-<name>/ (or --out); `--write-docs` regenerates the committed ones in
+docs/notes/1.1-capstone/.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-from pathlib import Path
+
+from groundup.argtypes import non_negative_int, positive_int
+from groundup.outputs import add_out_option
+
+DOCS = "docs/notes/1.1-capstone"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,12 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b = quant_subparsers.add_parser(
         "basics", help="capstone 1.1: LeNet-5 FP32 vs INT8 per-tensor / per-channel, sizes and histograms"
     )
-    common(b, "docs/notes/1.1-capstone")
+    common(b, "quant-basics")
     b.set_defaults(func=basics_command)
 
     q = quant_subparsers.add_parser("qat-vs-ptq", help="QAT vs PTQ with 4/3/2-bit weights on LeNet-5")
-    common(q, "docs/notes/1.1-capstone")
-    q.add_argument("--qat-epochs", type=int, default=1, help="fine-tuning epochs with fake quantization")
+    common(q, "quant-qat-vs-ptq")
+    q.add_argument(
+        "--qat-epochs", type=positive_int, default=1, help="fine-tuning epochs with fake quantization"
+    )
     q.set_defaults(func=qat_command)
 
     if importlib.util.find_spec("groundup.quant.llm") and importlib.util.find_spec("groundup.quant.llm.cli"):
@@ -30,33 +40,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_quant_subcommands(quant_subparsers)
 
 
-def common(p: argparse.ArgumentParser, out: str) -> None:
-    p.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default: {out})")
+def common(p: argparse.ArgumentParser, command: str) -> None:
+    add_out_option(p, command, docs=DOCS)
     p.add_argument(
         "--epochs",
-        type=int,
+        type=positive_int,
         default=6,
         help="FP32 training epochs (the trained model is cached in ~/.cache/groundup/capstones)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+
+
+def run(args: argparse.Namespace, main, **kwargs) -> int:
+    """Run a capstone's `main(out, epochs=, seed=, **kwargs)` into the chosen folder (checked first)."""
+    from groundup.outputs import chosen_dir, writing_to
+
+    with writing_to(chosen_dir(args)) as out:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        print(main(out, epochs=args.epochs, seed=args.seed, **kwargs).read_text())
+    return 0
 
 
 def basics_command(args: argparse.Namespace) -> int:
-    import torch
-
     from groundup.quant.basic_quantizer import main
 
-    torch.set_num_threads(args.threads)
-    print(main(args.out, epochs=args.epochs, seed=args.seed).read_text())
-    return 0
+    return run(args, main)
 
 
 def qat_command(args: argparse.Namespace) -> int:
-    import torch
-
     from groundup.quant.qat_vs_ptq import main
 
-    torch.set_num_threads(args.threads)
-    print(main(args.out, epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed).read_text())
-    return 0
+    return run(args, main, qat_epochs=args.qat_epochs)

@@ -13,6 +13,7 @@ import copy
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from groundup.models.cnn import LeNet5
 from groundup.quant.affine import QScheme
@@ -49,7 +50,7 @@ def main(out: Path, epochs: int = 6, qat_epochs: int = 1, seed: int = 0) -> Path
         ],
     ]
     act = QScheme(bits=8, symmetric=False, signed=True)
-    for name, weight in SETTINGS:
+    for name, weight in tqdm(SETTINGS, desc="PTQ and QAT per setting", leave=False, disable=None):
         ptq = calibrate(swap_quant_layers(baseline, QuantConfig(weight, act, mode="int")), calib)
         qat = swap_quant_layers(baseline, QuantConfig(weight, act, mode="fake", observer="moving_average"))
         train_classifier(qat, data.x_train, data.y_train, epochs=qat_epochs, lr=2e-4, seed=seed + 1)

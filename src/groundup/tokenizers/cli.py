@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from groundup.argtypes import positive_int
+
 # Alternating background colours for token boundaries on a terminal.
 COLORS = ("\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m")
 RESET = "\x1b[0m"
@@ -17,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     t = sub.add_parser("train", help="train a byte-level BPE on a text file")
     t.add_argument("file", help="UTF-8 text to train on")
-    t.add_argument("--vocab-size", type=int, required=True, help="final vocabulary size (>= 256)")
+    t.add_argument(
+        "--vocab-size", type=positive_int, required=True, help="final vocabulary size (>= 256: the bytes)"
+    )
     t.add_argument("--pattern", default="gpt4", help="split pattern: gpt4, gpt2, none (BasicBPE) or a regex")
     t.add_argument(
         "-o", "--output", required=True, help="output file (groundup-bpe; *.tiktoken for a rank file)"
@@ -37,13 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from groundup.data import read_text_file
+    from groundup.outputs import prepare_file
     from groundup.tokenizers.basic import BasicBPE
     from groundup.tokenizers.regex_bpe import RegexBPE
 
-    text = Path(args.file).read_text(encoding="utf-8")
     tok = BasicBPE() if args.pattern == "none" else RegexBPE(args.pattern)
+    text = read_text_file(args.file, "a UTF-8 text file to train on")
+    prepare_file(args.output, "--output")  # before the training, not after
     start = time.perf_counter()
     tok.train(text, args.vocab_size)
     seconds = time.perf_counter() - start
@@ -78,13 +83,12 @@ def encode_command(args: argparse.Namespace) -> int:
 
 
 def stats_command(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from groundup.data import read_text_file
     from groundup.tokenizers.loaders import load_named
     from groundup.tokenizers.stats import text_stats
 
-    text = Path(args.file).read_text(encoding="utf-8")
-    s = text_stats(load_named(args.tokenizer), text)
+    tokenizer = load_named(args.tokenizer)
+    s = text_stats(tokenizer, read_text_file(args.file, "a UTF-8 text file to measure"))
     print(f"characters        {s.characters:,}")
     print(f"bytes (UTF-8)     {s.bytes:,}")
     print(f"tokens            {s.tokens:,}")

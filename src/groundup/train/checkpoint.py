@@ -82,9 +82,24 @@ def save_checkpoint(directory, *, model_state, optimizer_state, rng: dict, meta:
     return target
 
 
+def not_a_run(path: Path) -> str:
+    """Why the file `path` is not a training run, and what to use instead."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"GGUF":
+        return (
+            f"{path} is a GGUF model file, not a training run: `groundup sample` continues a run directory "
+            f"of `groundup train gpt --out DIR`; for a GGUF model use `groundup generate --model {path}`"
+        )
+    return f"{path} is a file, not a training run: pass the run directory of `groundup train gpt --out DIR`"
+
+
 def load_checkpoint(path) -> Checkpoint:
     """Read and validate a checkpoint; a corrupt or partial file raises CheckpointError."""
+    given = Path(path)
     path = checkpoint_path(path)
+    if given.is_file() and given != path:
+        raise CheckpointError(not_a_run(given))
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; train first (groundup train ... --out DIR)")
     try:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from groundup.argtypes import DefaultsFormatter, Parser, float_range, non_negative_int, positive_int
+from groundup.argtypes import (
+    DefaultsFormatter,
+    Parser,
+    UsageError,
+    float_range,
+    non_negative_int,
+    positive_int,
+)
 from groundup.errors import GroundupError
 
 
@@ -37,14 +44,25 @@ def config_fields_help() -> str:
     from groundup.train.config import MODELS, PRESETS, TrainConfig
 
     choices = {"model": MODELS, "dtype": ("float32", "bfloat16")}
-    lines = ["config fields (--key=VALUE or --key VALUE; dashes or underscores):"]
+    lines = ["config fields (--key=VALUE or --key VALUE; dashes or underscores; a bare --flag is true):"]
     for f in fields(TrainConfig):
         kind = getattr(f.type, "__name__", str(f.type))
         default = "" if f.default is MISSING else f"default: {f.default!r}"
         one_of = f" (one of {', '.join(choices[f.name])})" if f.name in choices else ""
-        lines.append(f"  --{f.name.replace('_', '-'):<22} {kind.upper():<6} {default}{one_of}")
+        note = f" ({FIELD_NOTES[f.name]})" if f.name in FIELD_NOTES else ""
+        lines.append(f"  --{f.name.replace('_', '-'):<22} {kind.upper():<6} {default}{one_of}{note}")
     lines.append(f"presets: {', '.join(PRESETS)}")
     return "\n".join(lines)
+
+
+FIELD_NOTES = {
+    "lr_decay_iters": "0: decay until --max-iters",
+    "grad_clip": "0: no clipping",
+    "skip_nonfinite": "skip a step with an inf/NaN loss or gradient instead of stopping",
+    "patience": "0: never stop early",
+    "ckpt_interval": "0: only at evaluations and the end",
+    "threads": "0: torch's default",
+}
 
 
 def register(subparsers) -> None:
@@ -62,6 +80,9 @@ def register(subparsers) -> None:
     gpt.add_argument("--out", default=None, help="run directory: checkpoint, metrics.jsonl, loss.png")
     gpt.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     gpt.add_argument(
+        "--overwrite", action="store_true", help="replace the run in a non-empty --out (default: refuse)"
+    )
+    gpt.add_argument(
         "--report-chars",
         type=non_negative_int,
         default=500,
@@ -71,8 +92,9 @@ def register(subparsers) -> None:
     ladder = kinds.add_parser(
         "ladder", help="train bigram ... GPT at comparable sizes; write a table and plot"
     )
-    ladder.add_argument("--out", default="runs/ladder", help="output directory (default runs/ladder)")
+    ladder.add_argument("--out", default="runs/ladder", help="output directory")
     ladder.add_argument("--only", default=None, help="comma-separated rungs, e.g. mlp,lstm,gpt")
+    ladder.add_argument("--overwrite", action="store_true", help="replace the rungs' runs already in --out")
     ladder.set_defaults(func=cmd_train_ladder, overrides={})
 
     sample = subparsers.add_parser("sample", help="generate text from a training checkpoint")
@@ -91,8 +113,15 @@ def cmd_train_gpt(args) -> int:
     from groundup.train.config import make_config
     from groundup.train.trainer import train
 
-    cfg = make_config(args.preset, **args.overrides)
-    result = train(cfg, args.out, resume=args.resume)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues the run in --out, --overwrite replaces it: give one")
+    if args.resume and not args.out:
+        raise UsageError("--resume needs the run's folder: --out DIR")
+    try:
+        cfg = make_config(args.preset, **args.overrides)
+    except ValueError as exc:  # fields that cannot work together, e.g. n_embd not divisible by n_head
+        raise UsageError(str(exc)) from None
+    result = train(cfg, args.out, resume=args.resume, overwrite=args.overwrite)
     if args.out and args.report_chars > 0:
         from groundup.generate.loading import sample_text
         from groundup.train.report import write_run_report
@@ -103,6 +132,7 @@ def cmd_train_gpt(args) -> int:
         f"(best {result.best_val_loss:.4f}), {result.params:,} parameters, "
         f"{result.tokens_per_s:,.0f} tokens/s, {result.wall_s:.1f} s"
         + (" (stopped early)" if result.stopped_early else "")
+        + (f", {result.skipped_steps} non-finite steps skipped" if result.skipped_steps else "")
     )
     return 0
 
@@ -117,7 +147,7 @@ def cmd_train_ladder(args) -> int:
             f"train ladder accepts only --{', --'.join(sorted(allowed))}; got {', '.join(extra)}"
         )
     only = args.only.split(",") if args.only else None
-    rows = run_ladder(args.out, only=only, **args.overrides)
+    rows = run_ladder(args.out, only=only, overwrite=args.overwrite, **args.overrides)
     print(ladder_table(rows))
     return 0
 

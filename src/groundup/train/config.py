@@ -8,6 +8,7 @@ resume can check that the architecture did not change.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
@@ -30,6 +31,32 @@ ARCH_FIELDS = (
     "activation",
     "tie_weights",
 )
+
+# The values each numeric field accepts: (low, high, ends), None = unbounded, ends "[]" closed, "()" open.
+AT_LEAST_ONE = (
+    "n_layer n_head n_embd n_hidden context block_size batch_size grad_accum max_iters eval_interval"
+)
+AT_LEAST_ZERO = "warmup_iters lr_decay_iters patience ckpt_interval threads lr min_lr weight_decay grad_clip"
+LIMITS: dict[str, tuple] = {
+    **dict.fromkeys((AT_LEAST_ONE + " eval_iters log_interval").split(), (1, None, "[]")),
+    **dict.fromkeys(AT_LEAST_ZERO.split(), (0, None, "[]")),
+    **dict.fromkeys(("dropout", "beta1", "beta2"), (0, 1, "[)")),
+    "val_fraction": (0, 1, "()"),
+}
+
+
+def check_range(name: str, value, label: str | None = None) -> None:
+    """ValueError naming `label` (default: the field) when `value` is outside LIMITS[name] or not finite."""
+    low, high, ends = LIMITS[name]
+    too_low = low is not None and (value <= low if ends[0] == "(" else value < low)
+    too_high = high is not None and (value >= high if ends[1] == ")" else value > high)
+    if too_low or too_high or not math.isfinite(value):
+        if high is None:
+            bounds = f"{'>' if ends[0] == '(' else '>='} {low}"
+        else:
+            bounds = f"in {ends[0]}{low}, {high}{ends[1]}"
+        kind = "a finite number " if isinstance(value, float) else ""
+        raise ValueError(f"{label or name} must be {kind}{bounds}, got {value}")
 
 
 @dataclass
@@ -59,11 +86,12 @@ class TrainConfig:
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup_iters: int = 100
-    lr_decay_iters: int = 2000
+    lr_decay_iters: int = 0  # the cosine reaches min_lr here; 0 = at max_iters
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # 0 = no clipping
+    skip_nonfinite: bool = False  # skip a step whose loss or gradient is inf/NaN instead of stopping
     # evaluation, stopping, logging, checkpoints
     eval_interval: int = 250
     eval_iters: int = 20
@@ -82,13 +110,12 @@ class TrainConfig:
             raise GroundupError(f"unknown model {self.model!r}; valid models: {', '.join(MODELS)}")
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
-        for name in ("batch_size", "grad_accum", "block_size", "eval_iters", "log_interval"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        if self.eval_interval < 1:
-            raise ValueError(f"eval_interval must be >= 1, got {self.eval_interval}")
+        for name in LIMITS:
+            check_range(name, getattr(self, name))
+        if self.model == "gpt" and self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.lr_decay_iters == 0:
+            self.lr_decay_iters = self.max_iters
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -105,7 +132,6 @@ SHAKESPEARE_CHAR_CPU = dict(
     block_size=64,
     batch_size=12,
     max_iters=2000,
-    lr_decay_iters=2000,
     lr=1e-3,
     min_lr=1e-4,
     warmup_iters=100,
@@ -126,7 +152,6 @@ PRESETS: dict[str, dict] = {
         block_size=16,
         batch_size=4,
         max_iters=40,
-        lr_decay_iters=40,
         warmup_iters=5,
         eval_interval=10,
         eval_iters=2,
@@ -140,20 +165,29 @@ def field_names() -> list[str]:
     return [f.name for f in fields(TrainConfig)]
 
 
-def coerce(name: str, text: str):
-    """Turn the command-line text of field `name` into the field's type."""
-    kind = type(getattr(TrainConfig(), name))
+def field_type(name: str) -> type:
+    return type(getattr(TrainConfig(), name))
+
+
+def coerce(name: str, text: str, label: str | None = None):
+    """Turn the command-line text of field `name` into the field's type, within the field's LIMITS;
+    errors name the option as the user spelled it (`label`, default --name)."""
+    label = label or f"--{name}"
+    kind = field_type(name)
     if kind is bool:
         lowered = text.lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"--{name} expects true or false, got {text!r}")
+        raise ValueError(f"{label} expects true or false, got {text!r}")
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
-        raise ValueError(f"--{name} expects a {kind.__name__}, got {text!r}") from None
+        raise ValueError(f"{label} expects a {kind.__name__}, got {text!r}") from None
+    if name in LIMITS:
+        check_range(name, value, label)
+    return value
 
 
 def parse_overrides(args: Iterable[str]) -> dict:
@@ -167,15 +201,16 @@ def parse_overrides(args: Iterable[str]) -> dict:
         if not item.startswith("--"):
             raise GroundupError(f"expected --key=value, got {item!r}")
         key, eq, value = item[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(items):
-                raise GroundupError(f"--{key} needs a value (--{key}=VALUE)")
-            value = items[i + 1]
-            i += 1
         name = key.replace("-", "_")
         if name not in valid:
             raise GroundupError(f"unknown config key {key!r}; valid keys: {', '.join(valid)}")
-        out[name] = coerce(name, value)
+        if not eq:
+            bare_flag = field_type(name) is bool and (i + 1 >= len(items) or items[i + 1].startswith("--"))
+            if i + 1 >= len(items) and not bare_flag:
+                raise GroundupError(f"--{key} needs a value (--{key}=VALUE)")
+            value = "true" if bare_flag else items[i + 1]
+            i += 0 if bare_flag else 1
+        out[name] = coerce(name, value, f"--{key}")
         i += 1
     return out
 

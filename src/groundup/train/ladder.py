@@ -9,7 +9,7 @@ from pathlib import Path
 
 from groundup.reports import figure, write_json, write_text
 from groundup.train.config import make_config
-from groundup.train.metrics import read_metrics
+from groundup.train.metrics import read_metrics, values
 from groundup.train.trainer import train
 
 # rung -> architecture overrides, sized to about 100k parameters on a 65-character vocabulary
@@ -40,9 +40,10 @@ SHARED = dict(
 
 
 def run_ladder(
-    out_dir, *, max_iters: int = 2000, only=None, text=None, threads: int = 0, progress=True
+    out_dir, *, max_iters: int = 2000, only=None, text=None, threads: int = 0, progress=True, overwrite=False
 ) -> list[dict]:
-    """Train the rungs (all, or those named in `only`), write ladder.md/json/png, return the rows."""
+    """Train the rungs (all, or those named in `only`), write ladder.md/json/png, return the rows;
+    a rung whose folder already holds a run is refused unless `overwrite`."""
     out = Path(out_dir)
     names = list(only) if only else list(RUNGS)
     unknown = [n for n in names if n not in RUNGS]
@@ -53,13 +54,12 @@ def run_ladder(
         cfg = make_config(
             model=name,
             max_iters=max_iters,
-            lr_decay_iters=max_iters,
             threads=threads,
             progress=progress,
             **SHARED,
             **RUNGS[name],
         )
-        result = train(cfg, out / name, text=text)
+        result = train(cfg, out / name, text=text, overwrite=overwrite)
         rows.append(
             {
                 "model": name,
@@ -102,7 +102,7 @@ def plot_ladder(rows: list[dict], png_path: Path) -> Path:
             evals = [m for m in read_metrics(metrics) if "val_loss" in m] if metrics.exists() else []
             if len(evals) > 1:
                 curves.plot(
-                    [m["iter"] for m in evals], [m["val_loss"] for m in evals], "o-", ms=3, label=r["model"]
+                    [m["iter"] for m in evals], values(evals, "val_loss"), "o-", ms=3, label=r["model"]
                 )
         curves.set_xlabel("iteration")
         curves.set_ylabel("validation loss")

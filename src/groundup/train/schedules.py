@@ -43,6 +43,28 @@ class WarmupCosine:
         self.step += 1
         return lr
 
+    def describe(self, max_iters: int) -> str:
+        """The schedule a run of `max_iters` steps actually follows, in words (for its report)."""
+        if self.lr_max == self.lr_min:
+            return f"constant lr {self.lr_max:g}"
+        warm = (
+            f"linear warmup to {self.lr_max:g} over {self.warmup_iters} iterations, "
+            if self.warmup_iters
+            else ""
+        )
+        if max_iters <= self.warmup_iters:
+            return f"{warm}cut off at iteration {max_iters} (still warming up, lr {self.lr_at(max_iters - 1):.3g})"
+        if self.decay_iters <= self.warmup_iters:
+            return f"{warm}then constant lr {self.lr_min:g}"
+        end = min(max_iters, self.decay_iters)
+        tail = (
+            f", then constant {self.lr_min:g} to iteration {max_iters}"
+            if max_iters > self.decay_iters
+            else ""
+        )
+        reached = "" if end == self.decay_iters else f" (cut off at {end}: lr {self.lr_at(end - 1):.3g})"
+        return f"{warm}cosine decay {self.lr_max:g} -> {self.lr_min:g} by iteration {self.decay_iters}{reached}{tail}"
+
     def state_dict(self) -> dict:
         return {"step": self.step}
 

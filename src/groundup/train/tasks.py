@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 
 @dataclass
@@ -47,16 +48,22 @@ def train_classifier(
     seed: int = 0,
     loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
+    progress: bool | None = None,
 ) -> nn.Module:
     """Adam on shuffled mini-batches; returns `model` in eval mode.
 
     `loss_fn(model, xb, yb)` replaces cross-entropy (distillation); `after_step(model)` runs after
     every optimizer step (re-applying pruning masks). Only parameters with requires_grad are trained.
+    A progress bar over the epochs shows with `progress=True`, and by default (None) on a terminal.
     """
     g = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
     model.train()
+    disable = None if progress is None else not progress  # tqdm's None: off unless on a terminal
+    bar = tqdm(
+        total=epochs, desc=f"training {type(model).__name__}", unit="epoch", leave=False, disable=disable
+    )
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), batch_size):
@@ -67,6 +74,9 @@ def train_classifier(
             opt.step()
             if after_step is not None:
                 after_step(model)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.update(1)
+    bar.close()
     return model.eval()
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from groundup.argtypes import float_range, int_range, non_negative_int, positive_int
+from groundup.outputs import add_out_option
 from groundup.quant.llm.methods import BITS, METHODS, check_request
+
+REPORT_DOCS = "benchmarks/results/quant_llm_report"  # the committed report (`--write-docs`)
 
 
 def register(subparsers) -> None:
@@ -23,10 +27,10 @@ def register(subparsers) -> None:
         + "; ".join(f"{m}: {', '.join(map(str, b))}" for m, b in BITS.items()),
     )
     p.add_argument("--method", required=True, choices=METHODS)
-    p.add_argument("--bits", type=int, default=4, help="weight bits (default 4; smoothquant: 8)")
+    p.add_argument("--bits", type=int_range(2, 8), default=4, help="weight bits (smoothquant: 8)")
     p.add_argument(
         "--group-size",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="32, 64 or 128 (default 128 for rtn/gptq/awq), 0 = per-channel; not used by smoothquant/nf4",
     )
@@ -34,17 +38,30 @@ def register(subparsers) -> None:
         "--act-order", action="store_true", help="gptq: quantize columns by decreasing Hessian diagonal"
     )
     p.add_argument(
-        "--alpha", type=float, default=0.5, help="smoothquant migration strength in [0, 1] (default 0.5)"
+        "--alpha", type=float_range(0, 1), default=0.5, help="smoothquant migration strength in [0, 1]"
     )
-    p.add_argument("--calib-samples", type=int, default=16, help="calibration windows (WikiText-2 valid)")
-    p.add_argument("--calib-len", type=int, default=256, help="tokens per calibration window")
     p.add_argument(
-        "--eval-windows", type=int, default=0, help="WikiText-2 test windows of 256 tokens to score (0: skip)"
+        "--calib-samples", type=positive_int, default=16, help="calibration windows (WikiText-2 valid)"
+    )
+    p.add_argument("--calib-len", type=int_range(2), default=256, help="tokens per calibration window")
+    p.add_argument(
+        "--eval-windows",
+        type=non_negative_int,
+        default=0,
+        help="WikiText-2 test windows of 256 tokens to score (0: skip)",
     )
     p.add_argument("--model", default=None, help="GGUF file (default: the bundled SmolLM2-135M-Instruct)")
-    p.add_argument("--out", default=None, help="save the quantized model here (safetensors + manifest.json)")
     p.add_argument(
-        "--gguf", default=None, help="also export a GGUF file here (needs --bits 4 --group-size 32: Q4_1)"
+        "--out",
+        default=None,
+        help="save the quantized model here (safetensors + manifest.json: groundup's own format, reloaded "
+        "with groundup.quant.llm.checkpoint.load_quantized; commands that take --model need --gguf)",
+    )
+    p.add_argument(
+        "--gguf",
+        default=None,
+        help="also export a GGUF file here, loadable by generate/chat/ppl/serve --model "
+        "(needs --bits 4 --group-size 32: Q4_1)",
     )
     p.set_defaults(func=quantize_command)
 
@@ -59,7 +76,7 @@ def add_quant_subcommands(quant_subparsers) -> None:
         "`python -m benchmarks quant_llm`.",
     )
     p.add_argument("--quick", action="store_true", help="fewer tokens and only float32/RTN W4/GPTQ W4")
-    p.add_argument("--out", default="quant_llm_report", help="output folder (default ./quant_llm_report)")
+    add_out_option(p, "quant-report", docs=REPORT_DOCS)
     p.add_argument(
         "--from-rows",
         default=None,
@@ -74,31 +91,39 @@ def add_quant_subcommands(quant_subparsers) -> None:
         "examples from WikiText-2 valid, and report the loss curve and before/after perplexity on held-out "
         "examples from WikiText-2 test.",
     )
-    q.add_argument("--steps", type=int, default=30)
-    q.add_argument("--batch-size", type=int, default=4)
-    q.add_argument("--lr", type=float, default=2e-3)
-    q.add_argument("--rank", type=int, default=8)
-    q.add_argument("--train-blocks", type=int, default=6, help="adapt the Linears of the last N blocks")
-    q.add_argument("--max-len", type=int, default=96, help="tokens per example")
-    q.add_argument("--heldout", type=int, default=16, help="held-out examples")
-    q.add_argument("--out", default="quant_llm_report", help="output folder")
+    q.add_argument("--steps", type=positive_int, default=30, help="optimizer steps")
+    q.add_argument("--batch-size", type=positive_int, default=4, help="examples per step")
+    q.add_argument("--lr", type=float_range(0, low_open=True), default=2e-3, help="learning rate")
+    q.add_argument("--rank", type=positive_int, default=8, help="LoRA rank")
+    q.add_argument(
+        "--train-blocks", type=positive_int, default=6, help="adapt the Linears of the last N blocks"
+    )
+    q.add_argument("--max-len", type=int_range(2), default=96, help="tokens per example")
+    q.add_argument("--heldout", type=positive_int, default=16, help="held-out examples")
+    add_out_option(q, "quant-qlora", docs=REPORT_DOCS)
     q.set_defaults(func=qlora_command)
 
 
 def quantize_command(args: argparse.Namespace) -> int:
+    from groundup.outputs import prepare_dir, prepare_file
+
     group_size = None if args.group_size == 0 else args.group_size
     if args.group_size is None and args.method in ("rtn", "gptq", "awq"):
         group_size = 128
     check_request(args.method, args.bits, group_size)  # fail before loading anything
     if args.gguf and (args.method not in ("rtn", "gptq", "awq") or args.bits != 4 or group_size != 32):
         raise ValueError("--gguf: only 4-bit group-32 rtn/gptq/awq weights match a ggml type (Q4_1)")
+    if args.out:  # before minutes of quantizing, not after
+        prepare_dir(args.out)
+    if args.gguf:
+        prepare_file(args.gguf, "--gguf")
 
     import torch
 
     from groundup.generate.loading import load_model
     from groundup.quant.llm.checkpoint import save_quantized
     from groundup.quant.llm.quantize import quantize_llm
-    from groundup.quant.llm.report import ReportConfig, load_setup, perplexity, stored_nbytes
+    from groundup.quant.llm.report import ReportConfig, load_setup, perplexity
 
     torch.set_num_threads(2)
     config = ReportConfig(
@@ -117,10 +142,8 @@ def quantize_command(args: argparse.Namespace) -> int:
         progress=lambda msg: print(msg, flush=True),
     )
     seconds = time.perf_counter() - start
-    size, bpw = stored_nbytes(model, setup.linear_paths)
-    print(
-        f"{args.method} W{args.bits} g{group_size or 'channel'}: {seconds:.1f} s, {size / 1e6:.1f} MB, {bpw:.2f} bits/weight"
-    )
+    print(f"{args.method} W{args.bits} g{group_size or 'channel'}: {seconds:.1f} s")
+    print(size_line(model, setup.linear_paths, args.model))
     if args.eval_windows:
         print(
             f"WikiText-2 test perplexity ({args.eval_windows} x {config.eval_len} tokens): {perplexity(model, setup.eval_ids):.3f}"
@@ -132,7 +155,11 @@ def quantize_command(args: argparse.Namespace) -> int:
             "group_size": group_size,
             "act_order": args.act_order,
         }
-        print(f"saved {save_quantized(model, args.out, info)}")
+        print(
+            f"saved {save_quantized(model, args.out, info)} (groundup's quantized format: reload it with "
+            "groundup.quant.llm.checkpoint.load_quantized; generate/chat/ppl/serve --model take a GGUF file, "
+            "which --gguf writes)"
+        )
     if args.gguf:
         from groundup.data import smollm2_gguf_path
         from groundup.quant.llm.gguf_export import export_gguf
@@ -141,11 +168,33 @@ def quantize_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_command(args: argparse.Namespace) -> int:
-    import os
+def size_line(model, linear_paths: list[str], source) -> str:
+    """The stored size, split into the quantized block Linears and the float32 rest, beside the source
+    GGUF's size: the embedding (tied to the output head) stays float32 here, where a GGUF file stores
+    it quantized too, so the quantized model can be larger than its source file."""
     from pathlib import Path
 
+    from groundup.data import smollm2_gguf_path
+    from groundup.quant.llm.report import stored_nbytes
+
+    size, bpw = stored_nbytes(model, linear_paths)
+    weights = sum(
+        model.get_submodule(p).in_features * model.get_submodule(p).out_features for p in linear_paths
+    )
+    linear = bpw * weights / 8
+    source_mb = Path(source or smollm2_gguf_path()).stat().st_size / 1e6
+    return (
+        f"stored size {size / 1e6:.1f} MB: {linear / 1e6:.1f} MB of block Linears at {bpw:.2f} bits/weight, "
+        f"{(size - linear) / 1e6:.1f} MB of float32 embeddings and norms (the source GGUF, {source_mb:.1f} MB, "
+        "stores its embedding quantized as well)"
+    )
+
+
+def report_command(args: argparse.Namespace) -> int:
+    import os
+
     from groundup.generate.loading import load_model
+    from groundup.outputs import out_dir
     from groundup.quant.llm.report import (
         ReportConfig,
         config_env,
@@ -155,11 +204,14 @@ def report_command(args: argparse.Namespace) -> int:
         write_report,
     )
 
+    out = out_dir(args)
     if args.from_rows:
         import json
 
-        saved = json.loads(Path(args.from_rows).read_text())
-        print(f"wrote {write_report(saved['rows'], saved.get('env', {}), Path(args.out))}")
+        from groundup.data import read_text_file
+
+        saved = json.loads(read_text_file(args.from_rows, "rows JSON written by `groundup quant report`"))
+        print(f"wrote {write_report(saved['rows'], saved.get('env', {}), out)}")
         return 0
     config = (
         ReportConfig(eval_windows=2, eval_len=256, calib_samples=8, calib_len=128)
@@ -175,19 +227,21 @@ def report_command(args: argparse.Namespace) -> int:
         rows.append(measure_row(setup, name, fn, library="groundup", **info))
         print(f"{name}: perplexity {rows[-1]['perplexity']:.3f}", flush=True)
     env |= {"load_end": round(os.getloadavg()[0], 2), "threads": config.threads}
-    print(f"wrote {write_report(rows, env, Path(args.out))}")
+    print(f"wrote {write_report(rows, env, out)}")
     return 0
 
 
 def qlora_command(args: argparse.Namespace) -> int:
     from groundup.generate.loading import load_model
+    from groundup.outputs import out_dir
     from groundup.quant.llm.finetune import run_qlora_capstone
 
+    out = out_dir(args)
     model, tokenizer = load_model()
     result = run_qlora_capstone(
         model,
         tokenizer,
-        args.out,
+        out,
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -197,5 +251,5 @@ def qlora_command(args: argparse.Namespace) -> int:
         n_heldout=args.heldout,
         progress=lambda msg: print(msg, flush=True),
     )
-    print(f"before {result['before']}, after {result['after']}; wrote {args.out}/qlora.md")
+    print(f"before {result['before']}, after {result['after']}; wrote {out / 'qlora.md'}")
     return 0
