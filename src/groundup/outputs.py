@@ -60,6 +60,8 @@ def out_dir(args: argparse.Namespace) -> Path:
 def prepare_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     """Create `path` (with its parents) and check that a file can be written in it, before any work."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GroundupError(f"{path} is a file, not a folder; choose a folder with {option}")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

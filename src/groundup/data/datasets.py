@@ -143,7 +143,7 @@ def resolve_text_file(name: str, split: str | None = None, *, download_ok: bool 
 def load_text(name: str, split: str | None = None, *, path: str | os.PathLike | None = None) -> str:
     """A text corpus as one string: tinyshakespeare, or wikitext2 with split 'valid' or 'test'."""
     file = Path(path) if path is not None else resolve_text_file(name, split)
-    if not file.is_file():
+    if not file.exists():
         raise DatasetNotFoundError(f"{file} does not exist; pass an existing text file")
     return read_text_file(file)
 

@@ -143,9 +143,8 @@ def cmd_train_ladder(args) -> int:
     allowed = {"max_iters", "threads", "progress"}
     extra = sorted(set(args.overrides) - allowed)
     if extra:
-        raise GroundupError(
-            f"train ladder accepts only --{', --'.join(sorted(allowed))}; got {', '.join(extra)}"
-        )
+        flags = [f"--{name.replace('_', '-')}" for name in sorted(allowed)]
+        raise GroundupError(f"train ladder accepts only {', '.join(flags)}; got {', '.join(extra)}")
     only = args.only.split(",") if args.only else None
     rows = run_ladder(args.out, only=only, overwrite=args.overwrite, **args.overrides)
     print(ladder_table(rows))

@@ -191,10 +191,16 @@ def size_line(model, linear_paths: list[str], source) -> str:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from groundup.outputs import chosen_dir, writing_to
+
+    with writing_to(chosen_dir(args)) as out:  # checked before the model loads; removed if left empty
+        return write_quant_report(args, out)
+
+
+def write_quant_report(args: argparse.Namespace, out) -> int:
     import os
 
     from groundup.generate.loading import load_model
-    from groundup.outputs import out_dir
     from groundup.quant.llm.report import (
         ReportConfig,
         config_env,
@@ -204,7 +210,6 @@ def report_command(args: argparse.Namespace) -> int:
         write_report,
     )
 
-    out = out_dir(args)
     if args.from_rows:
         import json
 
@@ -232,11 +237,16 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def qlora_command(args: argparse.Namespace) -> int:
+    from groundup.outputs import chosen_dir, writing_to
+
+    with writing_to(chosen_dir(args)) as out:
+        return run_qlora(args, out)
+
+
+def run_qlora(args: argparse.Namespace, out) -> int:
     from groundup.generate.loading import load_model
-    from groundup.outputs import out_dir
     from groundup.quant.llm.finetune import run_qlora_capstone
 
-    out = out_dir(args)
     model, tokenizer = load_model()
     result = run_qlora_capstone(
         model,
