@@ -57,18 +57,16 @@ BAD_VALUES: dict[str, list[str]] = {
     "--steps": ["0"],
     "--batch-size": ["0"],
     "--lr": ["-1", "nan", "inf"],
-    "--rank": ["0"],
     "--ranks": ["0"],
     "--train-blocks": ["0"],
     "--max-len": ["0"],
-    "--heldout": ["0"],
     "--finetune-epochs": ["0"],
     "--rounds": ["0"],
     "--teacher-epochs": ["0"],
     "--adapt-epochs": ["0"],
     "--qat-epochs": ["0"],
     "--lora-lr": ["0", "-1"],
-    "--alpha": ["-0.1", "1.5", "nan"],
+    "--alpha": ["nan", "inf"],
     "--report-chars": ["-1"],
     "--vocab-size": ["0", "-1"],
     # quantization
@@ -103,6 +101,10 @@ BAD_VALUES: dict[str, list[str]] = {
 BAD_FOR: dict[tuple[str, str], list[str]] = {
     ("ppl", "--context"): ["1"],
     ("compress distill", "--temperature"): ["0"],
+    ("compress distill", "--alpha"): ["-0.1", "1.5"],  # a weight in [0, 1] here
+    ("quantize", "--alpha"): ["-0.1", "1.5"],  # the migration strength in [0, 1]
+    ("quant qlora", "--rank"): ["0"],
+    ("quant qlora", "--heldout"): ["0"],
 }
 # Values that fill the other required arguments, so that only the bad one is wrong.
 GOOD_VALUES = {
@@ -300,6 +302,8 @@ RUNTIME_ERRORS = [
     (["train", "gpt", "--preset", "tiny", "--data-path", "{missing}", "--out", "{new}"], "does not exist"),
     (["train", "gpt", "--preset", "tiny", "--data-path", "{latin1}", "--out", "{new}"], "not UTF-8"),
     (["train", "gpt", "--preset", "tiny", "--out", "{text}"], "is a file"),
+    (["train", "gpt", "--preset", "tiny", "--out", "{unwritable}"], "cannot write"),
+    (["train", "ladder", "--only", "mlp", "--out", "{unwritable}"], "cannot write"),
     (["classic", "benchmark", "--out", "{unwritable}"], "cannot write"),
     (["quant", "basics", "--out", "{unwritable}"], "cannot write"),
     (["quant", "qat-vs-ptq", "--out", "{unwritable}"], "cannot write"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from groundup.cli import main
+from groundup.errors import GroundupError
 from groundup.train.checkpoint import PREV_NAME, load_checkpoint
 from groundup.train.config import make_config
 
@@ -97,3 +98,13 @@ def test_sample_refuses_a_gguf_file_with_what_to_use_instead(tmp_path, capsys):
     assert main(["sample", "--ckpt", str(model)]) == 1
     err = capsys.readouterr().err
     assert "GGUF model file, not a training run" in err and f"groundup generate --model {model}" in err
+
+
+def test_ladder_refuses_existing_rungs_before_training_any(tmp_path, corpus_file, capsys):
+    from groundup.train import ladder
+
+    (tmp_path / "mlp").mkdir()
+    (tmp_path / "mlp" / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(GroundupError, match="already holds the rung.*mlp.*--overwrite"):
+        ladder.run_ladder(tmp_path, only=["bigram_counts", "mlp"], text=corpus_file.read_text(), progress=False)
+    assert not (tmp_path / "bigram_counts").exists()  # refused before the first rung trained

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from groundup.errors import GroundupError
 from groundup.reports import figure, write_json, write_text
 from groundup.train.config import make_config
 from groundup.train.metrics import read_metrics, values
@@ -49,6 +50,11 @@ def run_ladder(
     unknown = [n for n in names if n not in RUNGS]
     if unknown:
         raise ValueError(f"unknown ladder rung(s) {', '.join(unknown)}; rungs: {', '.join(RUNGS)}")
+    taken = [n for n in names if not overwrite and (out / n).is_dir() and any((out / n).iterdir())]
+    if taken:  # checked for every rung before the first one trains
+        raise GroundupError(
+            f"{out} already holds the rung(s) {', '.join(taken)}; replace them with --overwrite or choose a new --out"
+        )
     rows = []
     for name in names:
         cfg = make_config(

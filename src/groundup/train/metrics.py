@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from groundup.reports import figure
+from groundup.reports import figure, write_text
 
 
 class MetricsLog:
@@ -23,10 +23,10 @@ class MetricsLog:
         if path is None:
             return
         if resume_iter is None:
-            path.write_text("")
-        elif path.exists():
+            write_text(path, "")
+        elif path.exists():  # rewritten atomically: a run killed here keeps its whole log
             kept = [line for line in path.read_text().splitlines() if json.loads(line)["iter"] <= resume_iter]
-            path.write_text("".join(line + "\n" for line in kept))
+            write_text(path, "".join(line + "\n" for line in kept))
 
     def write(self, **row) -> None:
         if self.path is not None:
