@@ -106,5 +106,7 @@ def test_ladder_refuses_existing_rungs_before_training_any(tmp_path, corpus_file
     (tmp_path / "mlp").mkdir()
     (tmp_path / "mlp" / "metrics.jsonl").write_text("{}\n")
     with pytest.raises(GroundupError, match="already holds the rung.*mlp.*--overwrite"):
-        ladder.run_ladder(tmp_path, only=["bigram_counts", "mlp"], text=corpus_file.read_text(), progress=False)
+        ladder.run_ladder(
+            tmp_path, only=["bigram_counts", "mlp"], text=corpus_file.read_text(), progress=False
+        )
     assert not (tmp_path / "bigram_counts").exists()  # refused before the first rung trained
