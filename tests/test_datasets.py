@@ -17,6 +17,7 @@ def empty_env(tmp_path, monkeypatch):
     """No $GROUNDUP_DATA and an empty cache: nothing is on disk."""
     monkeypatch.delenv("GROUNDUP_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "shared_data_dir", lambda: None)
     return tmp_path
 
 
@@ -61,6 +62,24 @@ def test_unknown_dataset_and_split():
 def test_offline_error_names_file_and_place(empty_env):
     with pytest.raises(DatasetNotFoundError, match=r"put tinyshakespeare/input.txt under \$GROUNDUP_DATA"):
         datasets.resolve_text_file("tinyshakespeare", download_ok=False)
+
+
+def test_shared_data_beside_the_checkout_is_found_without_the_variable(tmp_path, monkeypatch):
+    """The README's commands outside make (issue 14.8): ../shared/data, where the Makefile points
+    $GROUNDUP_DATA, is searched after the variable and before the cache."""
+    checkout = tmp_path / "groundup"
+    (checkout / "tests").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    corpus = tmp_path / "shared" / "data" / "tinyshakespeare" / "input.txt"
+    corpus.parent.mkdir(parents=True)
+    corpus.write_text("First Citizen:")
+    monkeypatch.delenv("GROUNDUP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(checkout)
+    assert datasets.data_dirs() == [corpus.parents[1], tmp_path / "cache" / "groundup"]
+    assert datasets.resolve_text_file("tinyshakespeare", download_ok=False) == corpus
+    monkeypatch.setenv("GROUNDUP_DATA", str(tmp_path / "mine"))
+    assert datasets.data_dirs()[:2] == [tmp_path / "mine", corpus.parents[1]]
 
 
 def test_download_checks_sha_and_stores_atomically(empty_env, file_server):

@@ -1,7 +1,9 @@
 """Datasets: text corpora, the MNIST 5k subset and scikit-learn's built-in tables.
 
-A text corpus resolves in this order: an explicit path, then `$GROUNDUP_DATA`, then the user cache
-(`~/.cache/groundup`, or `$XDG_CACHE_HOME/groundup`), then a download from its canonical URL, checked
+A text corpus resolves in this order: an explicit path, then `$GROUNDUP_DATA`, then `shared/data` beside
+the checkout (the folder the Makefile points `GROUNDUP_DATA` at, so commands find it outside make too),
+then the user cache (`~/.cache/groundup`, or `$XDG_CACHE_HOME/groundup`), then a download from its
+canonical URL, checked
 against a pinned sha256 and moved into the cache atomically. Offline, the error names the file and
 where to put it.
 """
@@ -21,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from groundup.checkout import repo_root
 from groundup.data.assets import mnist_5k_path
 from groundup.errors import DatasetNotFoundError, GroundupError
 
@@ -68,11 +71,25 @@ def cache_dir() -> Path:
     return Path(base) / "groundup"
 
 
+def shared_data_dir() -> Path | None:
+    """`../shared/data` next to the groundup checkout, when it exists: the Makefile's default for
+    $GROUNDUP_DATA, looked up the same way so that the README's commands work outside make."""
+    try:
+        folder = (repo_root() / ".." / "shared" / "data").resolve()
+    except GroundupError:  # an installed package, run outside a checkout
+        return None
+    return folder if folder.is_dir() else None
+
+
 def data_dirs() -> list[Path]:
-    """Folders searched for corpora, in order: $GROUNDUP_DATA, then the cache."""
+    """Folders searched for corpora, in order: $GROUNDUP_DATA, ../shared/data beside the checkout,
+    then the cache."""
     dirs = []
     if os.environ.get("GROUNDUP_DATA"):
         dirs.append(Path(os.environ["GROUNDUP_DATA"]).expanduser())
+    shared = shared_data_dir()
+    if shared is not None and shared not in dirs:
+        dirs.append(shared)
     dirs.append(cache_dir())
     return dirs
 

@@ -14,7 +14,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="a GGUF Llama file or a `groundup train gpt` run directory (default: the bundled SmolLM2)",
+        help="a GGUF Llama file, a `groundup train gpt` run directory or a `groundup quantize --out` "
+        "directory (default: the bundled SmolLM2)",
     )
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)"

@@ -7,6 +7,8 @@ through here, so each accepts the same things:
     a .gguf file              a Llama-architecture model and the tokenizer stored in its metadata
     a training run directory  (or its ckpt.safetensors) written by `groundup train gpt`: the GPT and
                               its character vocabulary
+    a quantized directory     written by `groundup quantize --out DIR`: the packed Llama, with the
+                              tokenizer of the GGUF file it was quantized from (recorded in its manifest)
 
 The model speaks `groundup.models.layers.CausalLM`, the tokenizer `groundup.tokenizers`' protocol,
 so callers never ask which kind they got.
@@ -45,10 +47,12 @@ def load_model(
         return Llama.from_gguf(path, dtype=dtype), from_gguf(path)
     if _is_checkpoint(path):
         return _load_gpt_checkpoint(path, dtype)
+    if is_quantized_dir(path):
+        return _load_quantized_dir(path, dtype)
     raise GroundupError(
         f"{path} is neither a GGUF model file nor a groundup training run (a directory with "
-        "ckpt.safetensors); pass a .gguf file, a run directory from `groundup train gpt --out DIR`, "
-        "or nothing for the bundled SmolLM2"
+        "ckpt.safetensors) nor a quantized model (a directory from `groundup quantize --out DIR`); pass a "
+        ".gguf file, one of those directories, or nothing for the bundled SmolLM2"
     )
 
 
@@ -63,6 +67,34 @@ def _is_checkpoint(path: Path) -> bool:
     from groundup.train.checkpoint import checkpoint_path
 
     return checkpoint_path(path).is_file()
+
+
+def is_quantized_dir(path: str | os.PathLike) -> bool:
+    """Whether `path` is a directory written by `groundup quantize --out` (it holds manifest.json)."""
+    from groundup.quant.llm.checkpoint import MANIFEST
+
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _load_quantized_dir(path: Path, dtype: torch.dtype):
+    """The quantized Llama of `path` and the tokenizer of its source GGUF: the directory stores packed
+    weights only, so the manifest names the GGUF file whose metadata holds the vocabulary."""
+    from groundup.quant.llm.checkpoint import load_quantized
+    from groundup.tokenizers.gguf import from_gguf
+
+    if dtype != torch.float32:
+        raise GroundupError(
+            f"{path}: a quantized model runs in float32 (its norms and embeddings are float32)"
+        )
+    model, info = load_quantized(path)
+    source = info.get("source")
+    if not source or not _is_gguf(Path(source)):
+        raise GroundupError(
+            f"{path}: its tokenizer comes from the GGUF file it was quantized from "
+            f"({source or 'not recorded in manifest.json'}), which is not there; quantize again, or export a "
+            "self-contained file with `groundup quantize ... --gguf FILE`"
+        )
+    return model, from_gguf(source)
 
 
 def load_trained(path: str | os.PathLike):

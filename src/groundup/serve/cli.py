@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--model",
-        help="a GGUF file or a `groundup train gpt --out DIR` run directory "
+        help="a GGUF file, a `groundup train gpt --out DIR` run directory or a `groundup quantize --out DIR` "
         "(default: the bundled SmolLM2-135M-Instruct)",
     )
     p.add_argument("--model-name", help="the model id clients send (default: the file or directory name)")

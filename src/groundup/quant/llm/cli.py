@@ -54,8 +54,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--out",
         default=None,
-        help="save the quantized model here (safetensors + manifest.json: groundup's own format, reloaded "
-        "with groundup.quant.llm.checkpoint.load_quantized; commands that take --model need --gguf)",
+        help="save the quantized model here (safetensors + manifest.json, groundup's own format): "
+        "generate/chat/ppl/serve --model DIR load it, with the tokenizer of the source GGUF",
     )
     p.add_argument(
         "--gguf",
@@ -105,6 +105,11 @@ def add_quant_subcommands(quant_subparsers) -> None:
 
 
 def quantize_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from groundup.data import smollm2_gguf_path
+    from groundup.errors import GroundupError
+    from groundup.generate.loading import is_quantized_dir
     from groundup.outputs import prepare_dir, prepare_file
 
     group_size = None if args.group_size == 0 else args.group_size
@@ -113,6 +118,8 @@ def quantize_command(args: argparse.Namespace) -> int:
     check_request(args.method, args.bits, group_size)  # fail before loading anything
     if args.gguf and (args.method not in ("rtn", "gptq", "awq") or args.bits != 4 or group_size != 32):
         raise ValueError("--gguf: only 4-bit group-32 rtn/gptq/awq weights match a ggml type (Q4_1)")
+    if args.model and is_quantized_dir(args.model):
+        raise GroundupError(f"--model {args.model} is quantized already; pass the GGUF file it came from")
     if args.out:  # before minutes of quantizing, not after
         prepare_dir(args.out)
     if args.gguf:
@@ -154,14 +161,13 @@ def quantize_command(args: argparse.Namespace) -> int:
             "bits": args.bits,
             "group_size": group_size,
             "act_order": args.act_order,
+            "source": str(Path(args.model or smollm2_gguf_path()).resolve()),  # where the tokenizer lives
         }
         print(
-            f"saved {save_quantized(model, args.out, info)} (groundup's quantized format: reload it with "
-            "groundup.quant.llm.checkpoint.load_quantized; generate/chat/ppl/serve --model take a GGUF file, "
-            "which --gguf writes)"
+            f"saved {save_quantized(model, args.out, info)}: `groundup generate/chat/ppl/serve --model "
+            f"{args.out}` load it (the tokenizer is read from the source GGUF, which must stay in place)"
         )
     if args.gguf:
-        from groundup.data import smollm2_gguf_path
         from groundup.quant.llm.gguf_export import export_gguf
 
         print(f"exported {export_gguf(model, args.model or smollm2_gguf_path(), args.gguf)}")
