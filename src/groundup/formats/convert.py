@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tqdm import tqdm
+
 from groundup.formats.ggml_quants import quantize
 from groundup.formats.ggml_types import LAYOUTS, GGMLType
 from groundup.formats.gguf import GGUFReader, ValueType
@@ -31,7 +33,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, ggml_type: GGMLType 
         writer.add_field(field.name, field.value, field.type, field.item_type)
     writer.add_field("general.file_type", FILE_TYPES[ggml_type], ValueType.UINT32)
     block = LAYOUTS[ggml_type].block_size
-    for name, info in reader.tensors.items():
+    tensors = tqdm(
+        reader.tensors.items(), "converting", len(reader.tensors), leave=False, disable=None, unit="tensor"
+    )
+    for name, info in tensors:  # a bar on a terminal: SmolLM2 takes ~20 s
         weights = reader.dequantize(name)
         target = ggml_type if len(info.shape) >= 2 and info.shape[-1] % block == 0 else GGMLType.F32
         writer.add_tensor(name, quantize(weights, target), target, info.shape)

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from groundup.grad import Tensor, losses, nn, no_grad, optim
 
@@ -139,11 +140,13 @@ def fit(
     cosine: bool = False,
 ) -> History:
     """Minibatch cross-entropy training (optionally shifted images and a per-step cosine lr decay);
-    test accuracy after every epoch."""
+    test accuracy after every epoch. A progress bar on a terminal (none in logs)."""
     history, start = History(), time.perf_counter()
     steps_per_epoch = -(-len(data.x_train) // batch_size)
     schedule = optim.CosineAnnealingLR(optimizer, epochs * steps_per_epoch) if cosine else None
-    for _, x, y in batches(data, epochs, batch_size, seed, augment):
+    steps = batches(data, epochs, batch_size, seed, augment)
+    bar = tqdm(steps, "training", epochs * steps_per_epoch, leave=False, disable=None, unit="step")
+    for _, x, y in bar:
         loss = losses.cross_entropy(model(Tensor(x)), y)
         optimizer.zero_grad()
         loss.backward()
@@ -153,5 +156,6 @@ def fit(
         history.losses.append(loss.item())
         if len(history.losses) % steps_per_epoch == 0:
             history.test_accuracy.append(accuracy(model, data.x_test, data.y_test))
+            bar.set_postfix(loss=f"{history.losses[-1]:.3f}", test_acc=f"{history.test_accuracy[-1]:.3f}")
     history.seconds = time.perf_counter() - start
     return history
