@@ -105,7 +105,13 @@ BAD_FOR: dict[tuple[str, str], list[str]] = {
     ("quantize", "--alpha"): ["-0.1", "1.5"],  # the migration strength in [0, 1]
     ("quant qlora", "--rank"): ["0"],
     ("quant qlora", "--heldout"): ["0"],
+    ("sample", "--prompt"): [""],  # nothing to continue: an IndexError once
 }
+# Options that are each fine but cannot work together: (argv, the option the message names).
+BAD_COMBINATIONS = [
+    (["ppl", "--context", "32", "--stride", "64"], "--stride"),  # once reported 64 and used 32
+    (["quantize", "--method", "rtn", "--group-size", "64", "--gguf", "m.gguf"], "--gguf"),
+]
 # Values that fill the other required arguments, so that only the bad one is wrong.
 GOOD_VALUES = {
     "--vocab-size": "300",
@@ -251,6 +257,27 @@ def test_every_command_has_help_and_refuses_unknown_options_and_bad_choices(
             argv = [*path, *filler(parser), option, value]
             assert exit_code(argv) == 2, " ".join(argv)
             assert option in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "option"), BAD_COMBINATIONS, ids=[" ".join(a) for a, _ in BAD_COMBINATIONS])
+def test_options_that_cannot_work_together_are_refused_before_any_work(
+    argv, option, no_work, capfd, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    code = exit_code(argv)
+    err = capfd.readouterr().err
+    assert code in (1, 2) and option in err and "Traceback" not in err, (code, err)
+
+
+@pytest.mark.parametrize(("path", "parser"), LEAVES, ids=[" ".join(p) for p, _ in LEAVES])
+def test_every_command_shows_its_defaults_in_help(path, parser):
+    """--help shows every option's default (issue 14.8): the formatter adds it unless the help says it."""
+    assert issubclass(parser.formatter_class, argparse.ArgumentDefaultsHelpFormatter)
+    text = " ".join(parser.format_help().split())
+    for action in parser._actions:
+        if not action.option_strings or action.default in (None, False, [], argparse.SUPPRESS):
+            continue
+        assert f"default: {action.default}" in text or "default" in (action.help or ""), action.option_strings
 
 
 def test_the_walk_covers_the_nested_commands():

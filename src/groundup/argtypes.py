@@ -57,6 +57,13 @@ def _bounds(low, high, low_open=False, high_open=False) -> str:
     return f"{'<' if high_open else '<='} {high}" if high is not None else "valid"
 
 
+def non_empty(text: str) -> str:
+    """A string type refusing "" (a prompt to continue needs at least one character)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 port = int_range(0, 65535)  # 0 asks the OS for a free port
 positive_int = int_range(1)
 non_negative_int = int_range(0)

@@ -110,3 +110,18 @@ def test_each_token_is_decoded_once_so_long_outputs_cost_linear_time():
     )
     assert out.text == bytes(script[:-1]).decode()
     assert set(calls) == {1}
+
+
+@pytest.mark.parametrize("flags", [[], ["--stream"]], ids=["collected", "streamed"])
+def test_generate_prints_the_prompt_in_both_modes(flags, monkeypatch, capsys):
+    """`generate` printed its prompt without --stream and not with it (issue 14.8): now both read on."""
+    from groundup.cli import main
+
+    class Tokenizer(ByteTokenizer):
+        def encode(self, text):
+            return list(text.encode())
+
+    model = ScriptedModel(list(b" world") + [256])
+    monkeypatch.setattr(generate_cli, "load_model", lambda args: (model, Tokenizer(), 0.0))
+    assert main(["generate", "Hello", "--temperature", "0", *flags]) == 0
+    assert capsys.readouterr().out == "Hello world\n"

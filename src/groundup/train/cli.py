@@ -13,6 +13,7 @@ from groundup.argtypes import (
     Parser,
     UsageError,
     float_range,
+    non_empty,
     non_negative_int,
     positive_int,
 )
@@ -100,7 +101,9 @@ def register(subparsers) -> None:
     sample = subparsers.add_parser("sample", help="generate text from a training checkpoint")
     sample.add_argument("--ckpt", required=True, help="run directory (or .safetensors file) written by train")
     sample.add_argument("--num-chars", type=positive_int, default=500, help="characters to generate")
-    sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    sample.add_argument(
+        "--prompt", type=non_empty, default="\n", help="text to continue (default: a newline)"
+    )
     sample.add_argument("--temperature", type=float_range(0), default=1.0, help="0 = greedy")
     sample.add_argument(
         "--top-k", type=non_negative_int, default=0, help="keep the k most likely characters (0 = all)"
