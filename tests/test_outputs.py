@@ -155,3 +155,35 @@ def test_classic_report_speedup_is_peer_over_ours_and_quick_plots_what_it_ran(tm
     text = report.main(str(tmp_path), quick=True).read_text()
     assert "| speedup |" in text and "Speedup = scikit-learn's fit time / ours" in text
     assert plotted == ran and len(ran) == 2  # --quick plots only the tables it ran
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["quant", "basics"], "groundup.quant.basic_quantizer"),
+        (["quant", "qat-vs-ptq"], "groundup.quant.qat_vs_ptq"),
+        (["compress", "prune"], "groundup.compress.prune_study"),
+        (["compress", "distill"], "groundup.compress.distill_study"),
+        (["compress", "lora"], "groundup.compress.lora_study"),
+    ],
+)
+def test_capstones_get_a_created_out_folder_before_any_work(argv, module, tmp_path, monkeypatch, capsys):
+    """`quant basics` / `compress prune` never created --out and failed after 30-85 s on their first plot
+    (issue 14.5): the folder exists before the capstone starts."""
+    import importlib
+
+    seen = []
+
+    def capstone(out, **kwargs):
+        seen.append(out.is_dir())
+        return write_text_file(out / "README.md", "report")
+
+    monkeypatch.setattr(importlib.import_module(module), "main", capstone)
+    target = tmp_path / "new" / "nested"
+    assert main([*argv, "--out", str(target), "--threads", "1"]) == 0
+    assert seen == [True] and (target / "README.md").read_text() == "report"
+
+
+def write_text_file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
