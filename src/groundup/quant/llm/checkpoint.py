@@ -15,6 +15,7 @@ a mismatched checkpoint raises CheckpointError and no model is half-loaded.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from groundup.quant.llm.qweight import QuantizedWeight, WeightOnlyLinear, defaul
 from groundup.quant.llm.smoothquant import W8A8Linear
 from groundup.quant.nf4 import DoubleQuant, NF4Tensor
 from groundup.quant.packing import pack_bits, unpack_bits
+from groundup.reports import write_json
 
 FORMAT, VERSION = "groundup-quantized-llm", 1
 MANIFEST, TENSORS = "manifest.json", "model.safetensors"
@@ -110,9 +112,10 @@ def save_quantized(model: nn.Module, directory: str | Path, quantization: dict) 
         "tensors": {k: [str(v.dtype).removeprefix("torch."), list(v.shape)] for k, v in tensors.items()},
     }
     directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / TENSORS))
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    return directory / MANIFEST
+    partial = directory / f".{TENSORS}.part"  # renamed into place: a crash leaves no torn file
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(partial))
+    os.replace(partial, directory / TENSORS)
+    return write_json(directory / MANIFEST, manifest)  # last: the folder is loadable once it exists
 
 
 def _read(directory: Path) -> tuple[dict, dict[str, torch.Tensor]]:
