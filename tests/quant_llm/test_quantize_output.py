@@ -73,3 +73,16 @@ def test_a_quantized_folder_without_its_source_gguf_says_what_to_do(quantized_di
     assert err.count("\n") == 1 and "--gguf" in err and "not recorded" in err
     assert main(["quantize", "--method", "rtn", "--model", str(quantized_dir)]) == 1
     assert "quantized already" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["rtn", "nf4"])
+def test_every_method_reports_progress_per_block(method):
+    """`quantize --method rtn` ran for minutes on a busy machine without a word (issue 14.7): every
+    method now reports each decoder block, as GPTQ and AWQ did."""
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=64, dim=64, n_layers=3, n_heads=4, n_kv_heads=2, hidden_dim=128, max_context=32
+    )
+    heard = []
+    quantize_llm(Llama(cfg).eval(), method, 4, 32 if method == "rtn" else None, progress=heard.append)
+    assert heard == [f"{method}: block {i}/3 quantized" for i in (1, 2, 3)]

@@ -8,6 +8,8 @@ this file applies it to a model. Bits per weight: 4 + 32/64 = 4.5 with float32 c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,9 +49,17 @@ class NF4Linear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, NF4{dq} block={self.nf4.block_size}"
 
 
-def nf4_quantize_model(model: nn.Module, block_size: int = 64, double_quant: bool = True) -> nn.Module:
-    """Replace every block Linear by an NF4Linear (in place)."""
-    for block in decoder_blocks(model):
+def nf4_quantize_model(
+    model: nn.Module,
+    block_size: int = 64,
+    double_quant: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> nn.Module:
+    """Replace every block Linear by an NF4Linear (in place); `progress` hears one line per block."""
+    blocks = decoder_blocks(model)
+    for index, block in enumerate(blocks):
         for role, linear in block.linears().items():
             set_module(model, block.paths[role], NF4Linear.from_linear(linear, block_size, double_quant))
+        if progress:
+            progress(f"nf4: block {index + 1}/{len(blocks)} quantized")
     return model

@@ -35,7 +35,7 @@ def quantize_llm(
     if method == "rtn":
         from groundup.quant.llm.rtn import rtn_quantize_model
 
-        return rtn_quantize_model(model, bits, group_size)
+        return rtn_quantize_model(model, bits, group_size, progress=progress)
     if method == "gptq":
         from groundup.quant.llm.gptq import gptq_quantize_model
 
@@ -52,4 +52,4 @@ def quantize_llm(
         return smoothquant_model(model, windows, alpha)
     from groundup.quant.llm.nf4 import nf4_quantize_model
 
-    return nf4_quantize_model(model)
+    return nf4_quantize_model(model, progress=progress)

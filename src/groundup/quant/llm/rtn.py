@@ -11,6 +11,8 @@ weights: 0.19 bits per weight).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -56,9 +58,13 @@ def rtn_quantize(
     return QuantizedWeight(codes, scale, zero, default_g_idx(in_f, group_size), bits, group_size)
 
 
-def rtn_quantize_model(model: nn.Module, bits: int, group_size: int | None = 128) -> nn.Module:
-    """Replace the seven Linears of every decoder block by RTN WeightOnlyLinears (in place)."""
-    for block in decoder_blocks(model):
+def rtn_quantize_model(
+    model: nn.Module, bits: int, group_size: int | None = 128, progress: Callable[[str], None] | None = None
+) -> nn.Module:
+    """Replace the seven Linears of every decoder block by RTN WeightOnlyLinears (in place);
+    `progress` hears one line per block, as GPTQ's and AWQ's do."""
+    blocks = decoder_blocks(model)
+    for index, block in enumerate(blocks):
         for role, linear in block.linears().items():
             check_weight_spec(bits, group_size, method="rtn")
             set_module(
@@ -66,4 +72,6 @@ def rtn_quantize_model(model: nn.Module, bits: int, group_size: int | None = 128
                 block.paths[role],
                 WeightOnlyLinear(rtn_quantize(linear.weight, bits, group_size), linear.bias),
             )
+        if progress:
+            progress(f"rtn: block {index + 1}/{len(blocks)} quantized")
     return model
