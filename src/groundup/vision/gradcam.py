@@ -94,7 +94,9 @@ def grad_cam(
     return normalize(cam)
 
 
-def save_overlays(path: str | Path, images: torch.Tensor, cams: dict[str, torch.Tensor], titles: list[str]) -> Path:
+def save_overlays(
+    path: str | Path, images: torch.Tensor, cams: dict[str, torch.Tensor], titles: list[str]
+) -> Path:
     """A grid PNG: the image, then each method's map over it (jet, alpha 0.5), one row per image."""
     from groundup.reports import figure
 
