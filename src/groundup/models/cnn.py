@@ -113,21 +113,26 @@ class LeNet5(ImageClassifier):
 
     (B, 1, 28, 28) -conv5x5 pad 2-> (B, 6, 28, 28) -pool-> (B, 6, 14, 14) -conv5x5-> (B, 16, 10, 10)
     -pool-> (B, 16, 5, 5) -flatten-> 400 -> 120 -> 84 -> num_classes
+    With image_size=32 the first convolution has no padding, as in the 1998 paper (32 -> 28).
     """
 
-    in_channels, min_size = 1, 28
-
-    def __init__(self, width: int = 1, num_classes: int = 10) -> None:
+    def __init__(
+        self, width: int = 1, num_classes: int = 10, in_channels: int = 1, image_size: int = 28
+    ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 6 * width, 5, padding=2)
+        if image_size not in (28, 32):
+            raise ValueError(f"image_size must be 28 or 32, got {image_size}")
+        self.in_channels, self.min_size = in_channels, image_size
+        self.conv1 = nn.Conv2d(in_channels, 6 * width, 5, padding=2 if image_size == 28 else 0)
         self.conv2 = nn.Conv2d(6 * width, 16 * width, 5)
         self.fc1 = nn.Linear(16 * width * 25, 120 * width)
         self.fc2 = nn.Linear(120 * width, 84 * width)
         self.fc3 = nn.Linear(84 * width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 28, 28) -> (B, num_classes)
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28):
-            raise ImageShapeError(f"LeNet5 expects images (B, 1, 28, 28), got {tuple(x.shape)}")
+        c, s = self.in_channels, self.min_size
+        if x.dim() != 4 or tuple(x.shape[1:]) != (c, s, s):
+            raise ImageShapeError(f"LeNet5 expects images (B, {c}, {s}, {s}), got {tuple(x.shape)}")
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (B, 6w, 14, 14)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # (B, 16w, 5, 5)
         x = F.relu(self.fc1(x.flatten(1)))  # (B, 120w)
