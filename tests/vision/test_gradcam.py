@@ -9,7 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from groundup.vision.gradcam import LayerNotFoundError, activations_and_gradients, cam_weights, grad_cam, normalize
+from groundup.vision.gradcam import (
+    LayerNotFoundError,
+    activations_and_gradients,
+    cam_weights,
+    grad_cam,
+    normalize,
+)
 from tests.vision.tvref import pytorch_grad_cam
 
 pytestmark = pytest.mark.module("3.3")

@@ -11,7 +11,10 @@ from groundup.vision.stats import holm, mean_ci, permutation_test, welch_t_test
 pytestmark = pytest.mark.module("0.6")
 
 rng = np.random.default_rng(0)
-SAMPLES = [(rng.normal(0.9, 0.01, 5), rng.normal(0.91, 0.02, 6)), (rng.normal(0, 1, 8), rng.normal(0.5, 3, 5))]
+SAMPLES = [
+    (rng.normal(0.9, 0.01, 5), rng.normal(0.91, 0.02, 6)),
+    (rng.normal(0, 1, 8), rng.normal(0.5, 3, 5)),
+]
 
 
 @pytest.mark.parametrize(("x", "y"), SAMPLES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from groundup.argtypes import int_range
+from groundup.argtypes import UsageError, int_range
 
 NOTES = "docs/notes"
 
@@ -108,9 +108,7 @@ def lab_command(args: argparse.Namespace) -> int:
     if args.variants:
         unknown = sorted(set(args.variants) - set(VARIANTS))
         if unknown:
-            raise SystemExit(
-                f"groundup vision lab: unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}"
-            )
+            raise UsageError(f"--variants: unknown {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     variants = {k: VARIANTS[k] for k in (args.variants or VARIANTS)}
     result = run_lab(data, seeds=args.seeds, epochs=args.epochs, variants=variants)
     what = f"{args.seeds} seeds per configuration ({2 * args.seeds} for the baseline)"

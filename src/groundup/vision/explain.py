@@ -14,11 +14,12 @@ def gradcam_figure(
     out: str | Path, data: ImageSplits, *, layer: str = "features.4", epochs: int = 2, seed: int = 0
 ) -> Path:
     """Train the lab CNN, then save gradcam.png: six test digits with Grad-CAM and Grad-CAM++ maps."""
-    from groundup.vision.gradcam import grad_cam, save_overlays
+    from groundup.vision.gradcam import find_layer, grad_cam, save_overlays
     from groundup.vision.lab import BASELINE, LabNet, batch_loss, make_optimizer
 
     torch.manual_seed(seed)
     model = LabNet()
+    find_layer(model, layer)  # a wrong name fails before training
     opt = make_optimizer(BASELINE, model.parameters())
     gen = torch.Generator().manual_seed(seed)
     for _ in range(epochs):

@@ -39,7 +39,14 @@ def layer_geometry(model: nn.Module) -> list[tuple[str, int, int, int]]:
         if isinstance(m, nn.Conv2d):
             out.append((name, _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation)))
         elif isinstance(m, nn.MaxPool2d | nn.AvgPool2d):
-            out.append((name, _pair(m.kernel_size), _pair(m.stride or m.kernel_size), _pair(getattr(m, "dilation", 1))))
+            out.append(
+                (
+                    name,
+                    _pair(m.kernel_size),
+                    _pair(m.stride or m.kernel_size),
+                    _pair(getattr(m, "dilation", 1)),
+                )
+            )
     return out
 
 
@@ -57,6 +64,7 @@ def separable_pair(k: int, c_in: int, c_out: int) -> tuple[nn.Module, nn.Module]
     """The two layers compared: Conv2d(c_in, c_out, k) and depthwise k x k + pointwise 1x1 (no biases)."""
     standard = nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False)
     separable = nn.Sequential(
-        nn.Conv2d(c_in, c_in, k, padding=k // 2, groups=c_in, bias=False), nn.Conv2d(c_in, c_out, 1, bias=False)
+        nn.Conv2d(c_in, c_in, k, padding=k // 2, groups=c_in, bias=False),
+        nn.Conv2d(c_in, c_out, 1, bias=False),
     )
     return standard, separable

@@ -66,7 +66,7 @@ def train_zoo_model(
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         seconds.append(time.perf_counter() - start)
         curve.append(accuracy(model, data.x_test, data.y_test, batch_size=250))
     return {"curve": curve, "losses": losses, "seconds_per_epoch": sum(seconds) / len(seconds)}
