@@ -59,7 +59,7 @@ def augmentation_grid(out: str | Path, seed: int = 0) -> Path:
         "jitter": lambda img: A.ColorJitter(0.6, 0.6)(img, gen),
         "erasing": lambda img: A.RandomErasing(1.0, value=0.5)(img, gen),
     }
-    mixed, soft_m, _ = A.mixup(x, y, 10, 0.4, gen)
+    mixed, soft_m, _ = A.mixup(x, y, 10, 1.0, gen)
     cut, soft_c, _ = A.cutmix(x, y, 10, 1.0, gen)
     rows = 4
     with figure(
