@@ -8,7 +8,15 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from groundup.vision.receptive import conv_cost, layer_geometry, receptive_field, separable_pair
+from groundup.models import cnn
+from groundup.vision.receptive import (
+    SEPARABLE_CASES,
+    conv_cost,
+    cost_table,
+    layer_geometry,
+    receptive_field,
+    separable_pair,
+)
 
 pytestmark = pytest.mark.module("0.3")
 
@@ -46,16 +54,34 @@ def test_vgg_style_stacks_grow_linearly():
     assert receptive_field([(3, 1, 1), (2, 2, 1)] * 2) == (10, 4)
 
 
-@pytest.mark.parametrize(("k", "c_in", "c_out", "side"), [(3, 32, 64, 16), (5, 16, 16, 8), (3, 96, 24, 14)])
+def test_published_receptive_fields_of_the_zoo_chains():
+    """The feature stacks of AlexNet and VGG-16 (through the last pool) see 195 and 212 pixels."""
+    with torch.device("meta"):
+        for name, expected in (("alexnet", 195), ("vgg16", 212)):
+            geometry = layer_geometry(cnn.build(name).features)
+            assert receptive_field((k, s, d) for _, k, s, d in geometry) == (expected, 32)
+
+
+@pytest.mark.parametrize(
+    ("k", "c_in", "c_out", "side"), [(3, 32, 64, 16), (5, 16, 16, 8), (3, 96, 24, 14), *SEPARABLE_CASES]
+)
 def test_separable_costs_match_counted_parameters_and_flops(k, c_in, c_out, side):
     cost = conv_cost(k, c_in, c_out, side, side)
-    standard, separable = separable_pair(k, c_in, c_out)
+    with torch.device("meta"):  # shapes are enough to count parameters and FLOPs
+        standard, separable = separable_pair(k, c_in, c_out)
+        x = torch.zeros(1, c_in, side, side)
     assert sum(p.numel() for p in standard.parameters()) == cost["standard_params"]
     assert sum(p.numel() for p in separable.parameters()) == cost["separable_params"]
-    x = torch.zeros(1, c_in, side, side)
     for module, key in ((standard, "standard_macs"), (separable, "separable_macs")):
         with FlopCounterMode(display=False) as counter:
             module(x)
         assert counter.get_total_flops() == 2 * cost[key]  # a multiply-add is two FLOPs
     ratio = cost["separable_macs"] / cost["standard_macs"]
     assert ratio == pytest.approx(1 / c_out + 1 / k**2)
+
+
+def test_cost_table_rows_follow_the_formulas():
+    rows = cost_table()
+    assert len(rows) == len(SEPARABLE_CASES)
+    assert rows[0][:3] == ["3x3, 32->64, 112x112", "18,432", "2,336"]
+    assert rows[0][5].startswith(f"{(9 * 32 + 32 * 64) / (9 * 32 * 64):.4f}")

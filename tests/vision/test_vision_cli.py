@@ -50,7 +50,6 @@ def test_zoo_quick_writes_the_report(tmp_path, capsys):
                 "1",
                 "--models",
                 "lenet5",
-                "resnet18",
                 "vit_tiny",
                 "--out",
                 str(tmp_path),

@@ -60,6 +60,28 @@ def conv_cost(k: int, c_in: int, c_out: int, h: int, w: int) -> dict[str, int]:
     }
 
 
+# (k, C_in, C_out, output side): layers of the sizes MobileNetV2 runs at 224x224, for the note's table
+SEPARABLE_CASES = ((3, 32, 64, 112), (3, 64, 128, 56), (3, 128, 256, 28), (3, 256, 512, 14), (5, 96, 96, 14))
+
+
+def cost_table(cases=SEPARABLE_CASES) -> list[list[str]]:
+    """Markdown rows: layer, standard and separable parameters and multiply-adds, and the ratio."""
+    rows = []
+    for k, c_in, c_out, side in cases:
+        c = conv_cost(k, c_in, c_out, side, side)
+        rows.append(
+            [
+                f"{k}x{k}, {c_in}->{c_out}, {side}x{side}",
+                f"{c['standard_params']:,}",
+                f"{c['separable_params']:,}",
+                f"{c['standard_macs'] / 1e6:,.1f} M",
+                f"{c['separable_macs'] / 1e6:,.1f} M",
+                f"{c['separable_macs'] / c['standard_macs']:.4f} = 1/{c_out} + 1/{k * k}",
+            ]
+        )
+    return rows
+
+
 def separable_pair(k: int, c_in: int, c_out: int) -> tuple[nn.Module, nn.Module]:
     """The two layers compared: Conv2d(c_in, c_out, k) and depthwise k x k + pointwise 1x1 (no biases)."""
     standard = nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False)
