@@ -84,3 +84,22 @@ def test_transfer_gradcam_and_augment_quick(tmp_path, capsys):
 def test_gradcam_command_names_valid_layers(tmp_path, capsys):
     assert main(["vision", "gradcam", "--quick", "--layer", "nope", "--out", str(tmp_path)]) == 1
     assert "valid layer names: features, features.0" in capsys.readouterr().err
+
+
+@pytest.mark.module("0.3")
+def test_zoo_runs_folder_resumes_with_the_same_model(tmp_path):
+    from groundup.errors import GroundupError
+    from groundup.train.tasks import ImageSplits
+    from groundup.vision.data import mnist_splits
+    from groundup.vision.zoo import run_zoo
+
+    full = mnist_splits()
+    data = ImageSplits(full.x_train[:128], full.y_train[:128], full.x_test[:64], full.y_test[:64])
+    quiet = {"models": ["lenet5"], "runs_dir": tmp_path, "progress": lambda _: None}
+    first = run_zoo(data, epochs=1, **quiet)
+    again = run_zoo(data, epochs=1, **quiet)  # loaded from tmp_path/lenet5.pt, not retrained
+    assert again["results"]["lenet5"]["curve"] == first["results"]["lenet5"]["curve"]
+    for a, b in zip(first["models"]["lenet5"].parameters(), again["models"]["lenet5"].parameters()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(GroundupError, match="other settings"):
+        run_zoo(data, epochs=2, **quiet)

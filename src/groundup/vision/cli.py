@@ -18,6 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     zoo = sub.add_parser("zoo", help="train every architecture with identical settings", formatter_class=fmt)
     common(zoo, f"{NOTES}/0.3-cnn-zoo", epochs=2)
     zoo.add_argument("--models", nargs="+", default=None, help="subset of the zoo (default: all)")
+    zoo.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="keep each trained model here and reuse it: resumes a run, or splits the zoo over processes",
+    )
     zoo.set_defaults(func=zoo_command)
 
     lab = sub.add_parser(
@@ -92,7 +98,9 @@ def zoo_command(args: argparse.Namespace) -> int:
     from groundup.vision.zoo import run_zoo, write_report
 
     data = setup(args)
-    result = run_zoo(data, epochs=args.epochs, models=args.models, quick=args.quick, seed=args.seed)
+    result = run_zoo(
+        data, epochs=args.epochs, models=args.models, quick=args.quick, seed=args.seed, runs_dir=args.runs
+    )
     print(
         write_report(
             args.out, result, budget_line(args, data, f"seed {args.seed}, one run per model")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from groundup.errors import GroundupError
 from groundup.models import cnn
 from groundup.models.vit import VisionTransformer
 from groundup.train.tasks import ImageSplits, accuracy
@@ -79,9 +80,14 @@ def run_zoo(
     models: list[str] | None = None,
     quick: bool = False,
     seed: int = 0,
+    runs_dir: str | Path | None = None,
     progress: Callable[[str], None] = print,
 ) -> dict:
-    """Train the chosen zoo models (all by default) on `data` converted to 3 x 32 x 32."""
+    """Train the chosen zoo models (all by default) on `data` converted to 3 x 32 x 32.
+
+    With `runs_dir`, each trained model and its record are saved there as `<name>.pt` and reused when
+    present, so an interrupted zoo resumes and the zoo can be split over processes (`--models`); a
+    model's result does not depend on which process trains it (each one is seeded on its own)."""
     names = models or list(ZOO_MODELS)
     unknown = [n for n in names if n not in ZOO_MODELS]
     if unknown:
@@ -91,7 +97,22 @@ def run_zoo(
     for name in names:
         torch.manual_seed(seed)
         model = ZOO_MODELS[name][0]()
-        r = train_zoo_model(model, rgb, epochs, seed)
+        saved = Path(runs_dir) / f"{name}.pt" if runs_dir else None
+        if saved and saved.exists():
+            state = torch.load(saved, weights_only=True)
+            if (state["epochs"], state["seed"], state["train_size"]) != (epochs, seed, len(rgb.x_train)):
+                raise GroundupError(
+                    f"{saved} was trained with other settings (epochs, seed or data size); remove it or "
+                    "choose another --runs folder"
+                )
+            model.load_state_dict(state["model"])
+            r = state["record"]
+        else:
+            r = train_zoo_model(model, rgb, epochs, seed)
+            if saved:
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                record = {"epochs": epochs, "seed": seed, "train_size": len(rgb.x_train)}
+                torch.save({**record, "record": r, "model": model.state_dict()}, saved)
         r["params"] = sum(p.numel() for p in model.parameters())
         r["accuracy"] = r["curve"][-1]
         r["description"] = ZOO_MODELS[name][1]
