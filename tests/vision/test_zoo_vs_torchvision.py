@@ -81,3 +81,19 @@ def test_small_input_variants_keep_the_body(name):
     small = cnn.build(name, num_classes=10, small_input=True).eval()
     out = small(torch.randn(2, 3, 32, 32))
     assert out.shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "depth", "count"),
+    [("efficientnet_b1", 1.0, 1.1, 7_794_184), ("efficientnet_b2", 1.1, 1.2, 9_109_994)],
+)
+def test_compound_scaling_gives_torchvisions_b1_and_b2(name, width, depth, count):
+    """EfficientNet-B0 scaled by width and depth multipliers has B1's and B2's layers (same tensor names
+    and shapes, so the same parameter count); shapes only, on the meta device."""
+    tv = torchvision()
+    with torch.device("meta"):
+        ours = cnn.EfficientNet(1000, width_mult=width, depth_mult=depth)
+        theirs = getattr(tv.models, name)()
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(ours) == shapes(theirs)
+    assert n_params(ours) == n_params(theirs) == count
