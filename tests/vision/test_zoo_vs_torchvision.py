@@ -97,3 +97,20 @@ def test_compound_scaling_gives_torchvisions_b1_and_b2(name, width, depth, count
     shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
     assert shapes(ours) == shapes(theirs)
     assert n_params(ours) == n_params(theirs) == count
+
+
+def test_resnet_training_step_equals_torchvisions():
+    """Train mode (batch statistics) and backward: the same loss and the same gradients, so the ResNet
+    benchmark times one computation twice."""
+    tv = torchvision()
+    torch.manual_seed(0)
+    ours, theirs = cnn.ResNet(18, 10), tv.models.resnet18(num_classes=10)
+    theirs.load_state_dict(ours.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(4, 3, 32, 32, generator=gen), torch.randint(10, (4,), generator=gen)
+    losses = [torch.nn.functional.cross_entropy(m.train()(x), y) for m in (ours, theirs)]
+    for loss in losses:
+        loss.backward()
+    torch.testing.assert_close(losses[0], losses[1])
+    for (name, a), b in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -271,9 +271,12 @@ class BasicBlock(nn.Module):
         self.downsample = projection(cin, planes, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
+        # in place where autograd allows (BatchNorm's backward does not need its output), as torchvision
+        # does: the same arithmetic with fewer activation buffers
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = self.bn2(self.conv2(out))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+        out += x if self.downsample is None else self.downsample(x)
+        return F.relu(out, inplace=True)
 
 
 class Bottleneck(nn.Module):
@@ -292,10 +295,11 @@ class Bottleneck(nn.Module):
         self.downsample = projection(cin, planes * 4, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)  # in place, as in BasicBlock
+        out = F.relu(self.bn2(self.conv2(out)), inplace=True)
         out = self.bn3(self.conv3(out))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+        out += x if self.downsample is None else self.downsample(x)
+        return F.relu(out, inplace=True)
 
 
 RESNETS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3))}
@@ -342,7 +346,8 @@ class ResNet(ImageClassifier):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))  # (B, 64w, H/4, W/4) or (B, 64w, H, W)
+        x = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        x = self.maxpool(x)  # (B, 64w, H/4, W/4), or (B, 64w, H, W) with the small-input stem
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512w*expansion, H/32, W/32)
         return self.fc(self.avgpool(x).flatten(1))
 
