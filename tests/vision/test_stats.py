@@ -57,3 +57,19 @@ def test_aa_false_positive_rate_is_near_alpha():
     gen = np.random.default_rng(1)
     rejections = [welch_t_test(gen.normal(size=5), gen.normal(size=5))[2] < 0.05 for _ in range(2000)]
     assert 0.03 < np.mean(rejections) < 0.07
+
+
+@pytest.mark.parametrize("n_runs", [8, 9])
+def test_aa_split_rates_equal_one_test_per_split(n_runs):
+    """The shared-null shortcut gives, split by split, what Welch and permutation_test give."""
+    import itertools
+
+    from groundup.vision.lab import aa_split_rates
+
+    runs = np.random.default_rng(3).normal(0.95, 0.004, n_runs)
+    half = n_runs // 2
+    splits = [c for c in itertools.combinations(range(n_runs), half) if 0 in c]
+    rest = lambda c: [runs[i] for i in range(n_runs) if i not in c]  # noqa: E731
+    welch = np.mean([welch_t_test(runs[list(c)], rest(c))[2] < 0.05 for c in splits])
+    perm = np.mean([permutation_test(runs[list(c)], rest(c)) < 0.05 for c in splits])
+    assert aa_split_rates(list(runs)) == (pytest.approx(welch), pytest.approx(perm), len(splits))

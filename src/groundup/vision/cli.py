@@ -90,7 +90,8 @@ def budget_line(args: argparse.Namespace, data, what: str) -> str:
         f"(its loader, `groundup.data.cifar`, is tested on a file in its format). Budget: {what}, "
         f"{args.epochs} epoch(s) per run, {args.threads} CPU thread(s). Reproduce: `groundup vision "
         f"{args.vision_command} --out DIR{' --quick' if args.quick else ''}"
-        f"{f' --train-size {args.train_size}' if args.train_size else ''} --epochs {args.epochs}`."
+        f"{f' --train-size {args.train_size}' if args.train_size else ''} --epochs {args.epochs}"
+        f"{f' --seeds {args.seeds}' if hasattr(args, 'seeds') else ''}`."
     )
 
 
