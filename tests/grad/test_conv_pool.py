@@ -52,6 +52,12 @@ def test_max_pool2d_matches_torch(kernel, stride, padding, dilation, compare):
     )
 
 
+def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum(compare):
+    """Repeated values (a quantised image): the gradient goes where torch sends it, to the first tap."""
+    x = np.random.default_rng(2).integers(0, 3, (2, 3, 8, 8)).astype(np.float64)
+    compare(lambda t: conv.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2), [x], rtol=1e-12)
+
+
 @pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 1))])
 def test_avg_pool2d_matches_torch(kernel, stride, padding, compare):
     x = np.random.default_rng(2).standard_normal((2, 3, 7, 8))
