@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from groundup.argtypes import UsageError, int_range
+from groundup.outputs import add_out_option, out_dir
 
 NOTES = "docs/notes"
 
@@ -16,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="vision_command", metavar="SUBCOMMAND", required=True)
 
     zoo = sub.add_parser("zoo", help="train every architecture with identical settings", formatter_class=fmt)
-    common(zoo, f"{NOTES}/0.3-cnn-zoo", epochs=2)
-    zoo.add_argument("--models", nargs="+", default=None, help="subset of the zoo (default: all)")
+    common(zoo, "vision-zoo", f"{NOTES}/0.3-cnn-zoo", epochs=2)
+    zoo.add_argument("--models", nargs="+", default=None, help="subset of the zoo (all when not given)")
     zoo.add_argument(
         "--runs",
         type=Path,
@@ -29,31 +30,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lab = sub.add_parser(
         "lab", help="normalisations, optimizers, schedules, regularisers over seeds", formatter_class=fmt
     )
-    common(lab, f"{NOTES}/0.6-lab", epochs=2)
+    common(lab, "vision-lab", f"{NOTES}/0.6-lab", epochs=2)
     lab.add_argument("--seeds", type=int_range(2, 50), default=5, help="seeds per configuration")
-    lab.add_argument("--variants", nargs="+", default=None, help="subset of the variants (default: all)")
+    lab.add_argument(
+        "--variants", nargs="+", default=None, help="subset of the variants (all when not given)"
+    )
     lab.set_defaults(func=lab_command)
 
     transfer = sub.add_parser(
         "transfer", help="digits 0-4 -> 5-9: frozen, fine-tuned, scratch", formatter_class=fmt
     )
-    common(transfer, f"{NOTES}/3.3-vision", epochs=3)
+    common(transfer, "vision-transfer", f"{NOTES}/3.3-vision", epochs=3)
     transfer.add_argument("--seeds", type=int_range(1, 20), default=3)
     transfer.set_defaults(func=transfer_command)
 
     cam = sub.add_parser("gradcam", help="Grad-CAM / Grad-CAM++ overlays on real digits", formatter_class=fmt)
-    common(cam, f"{NOTES}/3.3-vision", epochs=2)
+    common(cam, "vision-gradcam", f"{NOTES}/3.3-vision", epochs=2)
     cam.add_argument("--layer", default="features.4", help="layer of the lab CNN to explain")
     cam.set_defaults(func=gradcam_command)
 
     aug = sub.add_parser("augment", help="a grid of augmented digits", formatter_class=fmt)
-    aug.add_argument("--out", type=Path, default=Path(f"{NOTES}/3.3-vision"), help="output folder")
+    add_out_option(aug, "vision-augment", docs=f"{NOTES}/3.3-vision", what="output folder")
     aug.add_argument("--seed", type=int, default=0)
     aug.set_defaults(func=augment_command)
 
 
-def common(p: argparse.ArgumentParser, out: str, epochs: int) -> None:
-    p.add_argument("--out", type=Path, default=Path(out), help="report folder")
+def common(p: argparse.ArgumentParser, command: str, docs: str, epochs: int) -> None:
+    add_out_option(p, command, docs=docs)
     p.add_argument("--epochs", type=int_range(1, 1000), default=epochs, help="training epochs per run")
     p.add_argument(
         "--train-size", type=int_range(10), default=None, help="use only this many training images"
@@ -96,6 +99,7 @@ def budget_line(args: argparse.Namespace, data, what: str) -> str:
 
 
 def zoo_command(args: argparse.Namespace) -> int:
+    out = out_dir(args)
     from groundup.vision.zoo import run_zoo, write_report
 
     data = setup(args)
@@ -103,14 +107,13 @@ def zoo_command(args: argparse.Namespace) -> int:
         data, epochs=args.epochs, models=args.models, quick=args.quick, seed=args.seed, runs_dir=args.runs
     )
     print(
-        write_report(
-            args.out, result, budget_line(args, data, f"seed {args.seed}, one run per model")
-        ).read_text()
+        write_report(out, result, budget_line(args, data, f"seed {args.seed}, one run per model")).read_text()
     )
     return 0
 
 
 def lab_command(args: argparse.Namespace) -> int:
+    out = out_dir(args)
     from groundup.vision.lab import VARIANTS, run_lab, write_report
 
     data = setup(args)
@@ -121,31 +124,32 @@ def lab_command(args: argparse.Namespace) -> int:
     variants = {k: VARIANTS[k] for k in (args.variants or VARIANTS)}
     result = run_lab(data, seeds=args.seeds, epochs=args.epochs, variants=variants)
     what = f"{args.seeds} seeds per configuration ({2 * args.seeds} for the baseline)"
-    print(write_report(args.out, result, budget_line(args, data, what)).read_text())
+    print(write_report(out, result, budget_line(args, data, what)).read_text())
     return 0
 
 
 def transfer_command(args: argparse.Namespace) -> int:
+    out = out_dir(args)
     from groundup.vision.transfer import run_transfer, write_report
 
     data = setup(args)
     result = run_transfer(data, epochs=args.epochs, seeds=args.seeds, quick=args.quick)
-    print(
-        write_report(args.out, result, budget_line(args, data, f"{args.seeds} seeds per point")).read_text()
-    )
+    print(write_report(out, result, budget_line(args, data, f"{args.seeds} seeds per point")).read_text())
     return 0
 
 
 def gradcam_command(args: argparse.Namespace) -> int:
+    out = out_dir(args)
     from groundup.vision.explain import gradcam_figure
 
     data = setup(args)
-    print(gradcam_figure(args.out, data, layer=args.layer, epochs=args.epochs, seed=args.seed))
+    print(gradcam_figure(out, data, layer=args.layer, epochs=args.epochs, seed=args.seed))
     return 0
 
 
 def augment_command(args: argparse.Namespace) -> int:
+    out = out_dir(args)
     from groundup.vision.explain import augmentation_grid
 
-    print(augmentation_grid(args.out, seed=args.seed))
+    print(augmentation_grid(out, seed=args.seed))
     return 0
