@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from groundup.models.diff_attention import DiffAttention, lambda_init
 from groundup.models.layers import (
     Attention,
     ContiguousKVCache,
@@ -133,3 +134,51 @@ def test_window_beyond_the_context_is_refused():
         ContiguousKVCache(1, 1, 16, 2, 8, window=17)
     with pytest.raises(ValueError, match="window"):
         NoCache(window=0)
+
+
+# ---- differential attention --------------------------------------------------------------------------
+
+
+def test_diff_attention_equals_the_papers_formula():
+    """(softmax(Q1 K1^T / sqrt d) - lambda softmax(Q2 K2^T / sqrt d)) V per head, causal, then the
+    per-head RMS norm times (1 - lambda_init) and the output projection, written out directly."""
+    torch.manual_seed(5)
+    attn = DiffAttention(32, 2, layer=3).double()
+    x = torch.randn(2, 7, 32, dtype=torch.float64)
+    h, d, T = 2, 8, 7
+    q, k = attn.q(x).view(2, T, 2, h, d), attn.k(x).view(2, T, 2, h, d)  # (B, T, map, h, d)
+    v = attn.v(x).view(2, T, h, 2 * d).transpose(1, 2)  # (B, h, T, 2d)
+    maps = [
+        torch.softmax(
+            q[:, :, m].transpose(1, 2) @ k[:, :, m].permute(0, 2, 3, 1) / math.sqrt(d) + causal_bias(T), -1
+        )
+        for m in range(2)
+    ]  # (B, h, T, T) each
+    lq1, lk1, lq2, lk2 = attn.lambdas
+    lam = torch.exp(lq1 @ lk1) - torch.exp(lq2 @ lk2) + lambda_init(3)
+    y = ((maps[0] - lam * maps[1]) @ v).transpose(1, 2)  # (B, T, h, 2d)
+    y = (
+        y
+        / torch.sqrt(y.pow(2).mean(-1, keepdim=True) + attn.norm.eps)
+        * attn.norm.weight
+        * (1 - lambda_init(3))
+    )
+    ref = attn.out(y.reshape(2, T, 32))
+    # the shared RMSNorm normalizes in float32 even for float64 inputs: agreement to float32 precision
+    torch.testing.assert_close(attn(x, NoCache(), 0), ref, atol=1e-6, rtol=0)
+    assert lambda_init(0) == pytest.approx(0.2) and lambda_init(50) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_diff_attention_decodes_through_the_kv_cache():
+    torch.manual_seed(6)
+    attn = DiffAttention(32, 2, layer=1)
+    x = torch.randn(2, 10, 32)
+    full = attn(x, NoCache(), 0)
+    cache = ContiguousKVCache(1, 2, 10, 4, 16)  # 2h maps of width 2d
+    steps = [attn(x[:, :4], cache, 0)] + [attn(x[:, t : t + 1], cache, 0) for t in range(4, 10)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_diff_attention_heads_must_split_the_width():
+    with pytest.raises(ValueError, match="n_heads"):
+        DiffAttention(30, 4)

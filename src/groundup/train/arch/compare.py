@@ -60,14 +60,19 @@ def run_compare(
     *,
     seeds=(0, 1, 2),
     max_iters: int = 400,
+    eval_interval: int = 50,
     only=None,
     threads: int = 1,
     text: str | None = None,
     progress: bool = False,
     probe_lengths=(256, 512, 1024, 2048),
     decode_tokens: int = 256,
+    probes: bool = True,
 ) -> dict:
-    """Train every model for every seed, probe memory and decoding, write the report; return the data."""
+    """Train every model for every seed, probe memory and decoding, write the report; return the data.
+
+    `probes=False` trains only (a process that runs extra seeds of models another process probes);
+    its compare.json is then a part for `merge`, without a report of its own."""
     from groundup.tokenizers.char import CharTokenizer
     from groundup.train.arch.probes import attention_memory, decode_profile, forward_memory, state_bytes
     from groundup.train.trainer import load_corpus, train
@@ -80,7 +85,15 @@ def run_compare(
         raise ValueError(f"only: unknown model(s) {', '.join(unknown)}; models: {', '.join(ARCHS)}")
     if not seeds:
         raise ValueError("seeds: give at least one seed")
-    settings = dict(SHARED, max_iters=max_iters, lr_decay_iters=max_iters, threads=threads, progress=progress)
+    settings = dict(
+        SHARED,
+        warmup_iters=min(SHARED["warmup_iters"], max(1, max_iters // 10)),  # short pilot runs warm up less
+        max_iters=max_iters,
+        lr_decay_iters=max_iters,
+        eval_interval=eval_interval,
+        threads=threads,
+        progress=progress,
+    )
     tokens_per_iter = settings["batch_size"] * settings["block_size"]
     vocab_size = CharTokenizer.from_text(load_corpus(make_config(**settings), text)).vocab_size
     runs = []
@@ -113,17 +126,64 @@ def run_compare(
     data = {
         "settings": dict(settings, seeds=list(seeds), tokens_per_run=max_iters * tokens_per_iter),
         "runs": runs,
-        "attention_memory": attention_memory(probe_lengths),
-        "forward_memory": forward_memory(archs, vocab_size, probe_lengths),
-        "state_memory": state_bytes(archs, vocab_size, probe_lengths),
-        "decode": decode_profile(archs, vocab_size, decode_tokens),
     }
+    if not probes:
+        write_json(out / "compare.json", data)
+        return data
+    data["attention_memory"] = attention_memory(probe_lengths)
+    data["forward_memory"] = forward_memory(archs, vocab_size, probe_lengths)
+    data["state_memory"] = state_bytes(archs, vocab_size, probe_lengths)
+    data["decode"] = decode_profile(archs, vocab_size, decode_tokens)
+    write_outputs(data, out)
+    return data
+
+
+def write_outputs(data: dict, out_dir) -> None:
+    """compare.json, the plots and report.md for `data` (adds its "summary")."""
+    out = Path(out_dir)
+    names = list(dict.fromkeys(r["model"] for r in data["runs"]))
     data["summary"] = summarize(data, names)
     write_json(out / "compare.json", data)
-    plot_val_loss(runs, names, out / "val_loss.png")
+    plot_val_loss(data["runs"], names, out / "val_loss.png")
     plot_memory(data, names, out / "memory.png")
     plot_decode(data["decode"], out / "decode.png")
     write_report(out / "report.md", "Modern architectures on tiny Shakespeare", report_sections(data))
+
+
+def merge(parts: list[dict]) -> dict:
+    """One comparison from several `compare.json` of one budget, run by several processes (disjoint
+    models, or extra seeds of a model trained with probes=False): runs concatenated, the probe columns
+    of every part that probed joined by T. Every model must have been probed by one part."""
+    first = parts[0]
+    same = [k for k in first["settings"] if k not in ("seeds", "processes")]
+    for part in parts[1:]:
+        differ = [k for k in same if part["settings"].get(k) != first["settings"][k]]
+        if differ:
+            raise ValueError(
+                f"parts: the comparisons differ in {', '.join(differ)}; merge runs of one budget"
+            )
+    seeds = sorted({seed for p in parts for seed in p["settings"]["seeds"]})
+    processes = sum(p["settings"].get("processes", 1) for p in parts)
+    data = {
+        "settings": dict(first["settings"], seeds=seeds, processes=processes),
+        "runs": sorted((r for p in parts for r in p["runs"]), key=lambda r: r["seed"]),
+    }
+    probed = [p for p in parts if "decode" in p]
+    if not probed:
+        raise ValueError("parts: none of them ran the probes (probes=False everywhere)")
+    data["attention_memory"] = probed[0]["attention_memory"]
+    for key in ("forward_memory", "state_memory"):
+        data[key] = [dict(row) for row in probed[0][key]]
+        for part in probed[1:]:
+            by_T = {row["T"]: row for row in part[key]}
+            for row in data[key]:
+                row.update({k: v for k, v in by_T[row["T"]].items() if k != "T"})
+    data["decode"] = {name: d for p in probed for name, d in p["decode"].items()}
+    order = list(dict.fromkeys(r["model"] for p in parts for r in p["runs"]))
+    data["runs"].sort(key=lambda r: order.index(r["model"]))
+    missing = [name for name in order if name not in data["decode"]]
+    if missing:
+        raise ValueError(f"parts: no part probed {', '.join(missing)}; run one of its parts with probes")
     return data
 
 
@@ -192,19 +252,75 @@ def report_sections(data: dict) -> list[str]:
         f"(Student t). Validation loss: the best of the evaluations every {s['eval_interval']} steps, "
         f"each over {s['eval_iters']} batches."
     )
-    memory_rows = [[r["T"], *(f"{r[k]:.2f}" for k in list(r)[1:])] for r in data["attention_memory"]]
-    memory = markdown_table(["T", *list(data["attention_memory"][0])[1:]], memory_rows)
-    forward_rows = [[r["T"], *(f"{r[k]:.1f}" for k in list(r)[1:])] for r in data["forward_memory"]]
-    forward = markdown_table(["T", *list(data["forward_memory"][0])[1:]], forward_rows)
+    if s.get("processes", 1) > 1:
+        budget += (
+            f" The models trained in {s['processes']} processes at once (`groundup arch merge` joined "
+            "them): speeds are shares of one loaded machine, comparable only roughly."
+        )
+    return [budget, "## Results\n\n" + table, "![validation loss](val_loss.png)", *probe_sections(data)]
+
+
+def probe_sections(data: dict) -> list[str]:
+    """The complexity table measured: memory tables, decoding table and the two plots."""
+
+    def table(rows, digits):
+        return markdown_table(
+            list(rows[0]), [[r["T"], *(f"{r[k]:.{digits}f}" for k in list(r)[1:])] for r in rows]
+        )
+
+    decode = markdown_table(
+        ["model", "decode tokens/s", "ms/token, first quarter", "ms/token, last quarter"],
+        [
+            [name, f"{d['tokens_per_s']:,.0f}", f"{d['first_quarter_ms']:.2f}", f"{d['last_quarter_ms']:.2f}"]
+            for name, d in data["decode"].items()
+        ],
+    )
     return [
-        budget,
-        "## Results\n\n" + table,
-        "![validation loss](val_loss.png)",
-        "## Attention memory (peak tensor MiB, one causal attention call, 4 heads x 36)\n\n" + memory,
-        "## Whole forward pass (peak tensor MiB, batch 1, no grad)\n\n" + forward,
+        "## Attention memory (peak tensor MiB, one causal attention call, 4 heads x 36)\n\n"
+        + table(data["attention_memory"], 2),
+        "## Whole forward pass (peak tensor MiB, batch 1, no grad)\n\n" + table(data["forward_memory"], 1),
+        "## Decoding cache after T tokens (MiB, batch 1: KV cache or recurrent state)\n\n"
+        + table(data["state_memory"], 3),
         "![memory against sequence length](memory.png)",
-        "## Decoding cost per token\n\n![decoding](decode.png)",
+        "## Decoding cost per token (greedy, 16-token prompt)\n\n" + decode + "\n\n![decoding](decode.png)",
     ]
+
+
+def run_probes(
+    out_dir, *, only=None, probe_lengths=(256, 512, 1024, 2048), decode_tokens: int = 256, text=None
+) -> dict:
+    """The complexity table alone (no training: the probes use fresh models): probes.json, memory.png,
+    decode.png and probes.md in `out_dir`."""
+    from groundup.tokenizers.char import CharTokenizer
+    from groundup.train.arch.probes import attention_memory, decode_profile, forward_memory, state_bytes
+    from groundup.train.trainer import load_corpus
+
+    names = list(only) if only else list(ARCHS)
+    unknown = [n for n in names if n not in ARCHS]
+    if unknown:
+        raise ValueError(f"only: unknown model(s) {', '.join(unknown)}; models: {', '.join(ARCHS)}")
+    vocab_size = CharTokenizer.from_text(load_corpus(make_config(**SHARED), text)).vocab_size
+    archs = {n: ARCHS[n] for n in names}
+    data = {
+        "attention_memory": attention_memory(probe_lengths),
+        "forward_memory": forward_memory(archs, vocab_size, probe_lengths),
+        "state_memory": state_bytes(archs, vocab_size, probe_lengths),
+        "decode": decode_profile(archs, vocab_size, decode_tokens),
+    }
+    out = Path(out_dir)
+    write_json(out / "probes.json", data)
+    plot_memory(data, names, out / "memory.png")
+    plot_decode(data["decode"], out / "decode.png")
+    intro = (
+        f"Fresh models of the comparison's shapes (random weights: memory and decoding cost do not depend on "
+        f"training), a character vocabulary of {vocab_size}, one thread."
+    )
+    write_report(
+        out / "probes.md",
+        "Modern architectures: the complexity table measured",
+        [intro, *probe_sections(data)],
+    )
+    return data
 
 
 def plot_val_loss(runs: list[dict], names, path: Path) -> None:

@@ -101,7 +101,7 @@ def decode_profile(archs: dict[str, dict], vocab_size: int, n_tokens: int, promp
     out = {}
     for name, arch in archs.items():
         model = probe_model(name, arch, vocab_size, prompt_len + n_tokens)
-        decode_latency(model, 8, prompt_len)  # warm-up
+        decode_latency(model, min(8, n_tokens), prompt_len)  # warm-up
         times = decode_latency(model, n_tokens, prompt_len)
         quarter = max(1, n_tokens // 4)
         out[name] = {
