@@ -96,7 +96,9 @@ def per_token(model, prefix: int, recurrent: bool):
 def decode_cases(report: Report, prefixes) -> None:
     torch.manual_seed(0)
     models = {
-        "retnet": RetNet(RetNetConfig(vocab_size=65, dim=128, n_layers=4, n_heads=4, max_context=2048)).eval(),
+        "retnet": RetNet(
+            RetNetConfig(vocab_size=65, dim=128, n_layers=4, n_heads=4, max_context=2048)
+        ).eval(),
         "rwkv": RWKV(RWKVConfig(vocab_size=65, dim=128, n_layers=4, max_context=2048)).eval(),
     }
     models["rwkv"].form = "parallel"  # the no-cache peer recomputes with the parallel form
