@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from groundup.models.rope_scaling import RopeScaling, rope_frequencies
+
 # ---- norms -------------------------------------------------------------------------------------------
 
 
@@ -68,6 +70,9 @@ class RotaryEmbedding(nn.Module):
     position * theta^(-2i/D). q . k then depends only on the distance between the two positions.
     `scaling` > 1 stretches positions linearly (position interpolation); `freq_factors` divide the
     per-pair frequencies (the Llama-3 long-context scheme, stored in GGUF as `rope_freqs.weight`).
+    `rope_scaling` picks a frequency scheme of `rope_scaling.py` (linear, NTK-aware, dynamic NTK, YaRN,
+    Llama 3); YaRN's attention factor scales cos and sin, dynamic NTK recomputes the angles when the
+    positions run past the original context.
     """
 
     def __init__(
@@ -77,24 +82,40 @@ class RotaryEmbedding(nn.Module):
         theta: float = 10000.0,
         scaling: float = 1.0,
         freq_factors: torch.Tensor | None = None,
+        rope_scaling: RopeScaling | None = None,
     ):
         super().__init__()
         inv_freq = 1.0 / (
             theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim)
         )  # (D/2,)
+        attention = 1.0
+        if rope_scaling is not None:
+            inv_freq, attention = rope_frequencies(head_dim, theta, rope_scaling)
         if freq_factors is not None:
             inv_freq = inv_freq / freq_factors.float()
         positions = torch.arange(max_positions, dtype=torch.float32) / scaling
         angles = torch.outer(positions, inv_freq)  # (P, D/2)
         angles = torch.cat([angles, angles], dim=-1)  # (P, D)
-        self.register_buffer("cos", angles.cos(), persistent=False)
-        self.register_buffer("sin", angles.sin(), persistent=False)
+        self.register_buffer("cos", angles.cos() * attention, persistent=False)
+        self.register_buffer("sin", angles.sin() * attention, persistent=False)
         self.max_positions = max_positions
+        self.head_dim, self.theta, self.rope_scaling = head_dim, theta, rope_scaling
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """positions (..., T) -> (cos, sin), each (..., T, 1, D): computed once per forward, shared by
         every layer through `apply_rotary`."""
+        dynamic = self.rope_scaling is not None and self.rope_scaling.kind == "dynamic"
+        if dynamic and int(positions.max()) >= self.rope_scaling.original_max_positions:
+            return self.dynamic_angles(positions)
         return self.cos[positions].unsqueeze(-2), self.sin[positions].unsqueeze(-2)
+
+    def dynamic_angles(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dynamic NTK past the original context: the base grows with the longest position asked for."""
+        longest = int(positions.max()) + 1
+        inv_freq, _ = rope_frequencies(self.head_dim, self.theta, self.rope_scaling, seq_len=longest)
+        angles = positions.float()[..., None] * inv_freq.to(positions.device)  # (..., T, D/2)
+        angles = torch.cat([angles, angles], dim=-1).unsqueeze(-2)  # (..., T, 1, D)
+        return angles.cos(), angles.sin()
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -145,6 +166,48 @@ def scaled_dot_product(q, k, v, *, causal=False, mask=None, scale=None, dropout=
     return F.scaled_dot_product_attention(
         q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale, enable_gqa=gqa
     )
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """ALiBi head slopes (Press et al. 2022): for H a power of two, m_h = 2^(-8h/H), h = 1..H; otherwise
+    the slopes of the power of two below H, then every other slope of the one above. (H,)"""
+    if n_heads < 1:
+        raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+
+    def powers(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * h / n) for h in range(1, n + 1)]
+
+    below = 2 ** math.floor(math.log2(n_heads))
+    slopes = powers(below) + powers(2 * below)[0::2][: n_heads - below]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def attention_bias(
+    query_pos: torch.Tensor,
+    key_pos: torch.Tensor,
+    *,
+    causal: bool = True,
+    window: int | None = None,
+    alibi_slopes: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The additive attention bias for queries at `query_pos` (Tq,) over keys at `key_pos` (Tk,).
+
+    -inf where a query may not look: the future (`causal`) and keys `window` or more tokens back
+    (sliding window, Mistral's convention: a query sees itself and the window - 1 tokens before it);
+    -m_h * (i - j) with ALiBi, a penalty linear in the distance. (H or 1, Tq, Tk), float32.
+    """
+    if window is not None and window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    distance = (query_pos[:, None] - key_pos[None, :]).float()  # (Tq, Tk): i - j
+    blocked = torch.zeros_like(distance, dtype=torch.bool)
+    if causal:
+        blocked |= distance < 0
+    if window is not None:
+        blocked |= distance >= window
+    bias = torch.zeros_like(distance)[None]  # (1, Tq, Tk)
+    if alibi_slopes is not None:
+        bias = -alibi_slopes.to(distance.device)[:, None, None] * distance.abs()  # (H, Tq, Tk)
+    return bias.masked_fill(blocked, -math.inf)
 
 
 class Attention(nn.Module):
@@ -275,17 +338,35 @@ class NoCache:
     """Attention over the tokens of this call only; nothing is stored (training, scoring, encoders).
 
     `causal=False` lets every token see every other (BERT-style encoders); `dropout` drops attention
-    weights (pass it only while training).
+    weights (pass it only while training). `window` restricts each query to the last `window` tokens
+    (sliding-window attention); `alibi_slopes` (H,) adds ALiBi's distance penalty (see `attention_bias`).
     """
 
     length = 0
 
-    def __init__(self, causal: bool = True, dropout: float = 0.0):
+    def __init__(
+        self,
+        causal: bool = True,
+        dropout: float = 0.0,
+        *,
+        window: int | None = None,
+        alibi_slopes: torch.Tensor | None = None,
+    ):
+        if window is not None and window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
         self.causal, self.dropout = causal, dropout
+        self.window, self.alibi_slopes = window, alibi_slopes
 
     def attend(self, layer, q, k, v, scale=None):
         q, k, v = (t.transpose(-3, -2) for t in (q, k, v))  # (..., H, T, D)
-        out = scaled_dot_product(q, k, v, causal=self.causal, scale=scale, dropout=self.dropout)
+        if self.window is None and self.alibi_slopes is None:
+            out = scaled_dot_product(q, k, v, causal=self.causal, scale=scale, dropout=self.dropout)
+        else:
+            pos = torch.arange(q.shape[-2], device=q.device)
+            bias = attention_bias(
+                pos, pos, causal=self.causal, window=self.window, alibi_slopes=self.alibi_slopes
+            )
+            out = scaled_dot_product(q, k, v, mask=bias.to(q.dtype), scale=scale, dropout=self.dropout)
         return out.transpose(-3, -2)  # (..., T, H, D)
 
 
@@ -304,12 +385,26 @@ class ContiguousKVCache:
     Each layer appends its new keys at its own fill level, so a forward over T tokens costs O(T)
     new projections whatever came before. `valid` (B, max_len) marks real (non-padding) slots: set
     it for left-padded batched prompts with `mask_padding`. `reorder` permutes the batch rows (beam
-    search keeps the caches of the surviving beams).
+    search keeps the caches of the surviving beams). `window` and `alibi_slopes` give the sliding-window
+    and ALiBi attention of `NoCache` to cached decoding (the buffer still holds every token).
     """
 
     def __init__(
-        self, n_layers, batch_size, max_len, n_kv_heads, head_dim, dtype=torch.float32, device="cpu"
+        self,
+        n_layers,
+        batch_size,
+        max_len,
+        n_kv_heads,
+        head_dim,
+        dtype=torch.float32,
+        device="cpu",
+        *,
+        window: int | None = None,
+        alibi_slopes: torch.Tensor | None = None,
     ):
+        if window is not None and not 1 <= window <= max_len:
+            raise ValueError(f"window must be between 1 and the cache length {max_len}, got {window}")
+        self.window, self.alibi_slopes = window, alibi_slopes
         shape = (n_layers, batch_size, n_kv_heads, max_len, head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
@@ -355,8 +450,15 @@ class ContiguousKVCache:
         self.lengths[layer] = end
         keys, values = self.k[layer, :, :, :end], self.v[layer, :, :, :end]  # (B, Hkv, end, D)
         q = q.transpose(-3, -2)  # (B, H, T, D)
-        if not self.has_padding and (start == 0 or t == 1):
+        plain = self.window is None and self.alibi_slopes is None
+        if plain and not self.has_padding and (start == 0 or t == 1):
             out = scaled_dot_product(q, keys, values, causal=start == 0 and t > 1, scale=scale)
+        elif not plain:
+            query_pos, key_pos = torch.arange(start, end, device=q.device), torch.arange(end, device=q.device)
+            bias = attention_bias(query_pos, key_pos, window=self.window, alibi_slopes=self.alibi_slopes)
+            bias = bias.masked_fill(~self.valid[:, None, None, :end], -math.inf)  # (B, H or 1, T, end)
+            bias = bias.masked_fill(bias.isinf().all(-1, keepdim=True), 0.0)  # a query with no key: no NaN
+            out = scaled_dot_product(q, keys, values, mask=bias.to(q.dtype), scale=scale)
         else:
             query_pos = torch.arange(start, end, device=q.device)[:, None]  # (T, 1)
             causal = torch.arange(end, device=q.device)[None, :] <= query_pos  # (T, end)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from groundup.errors import GroundupError
 
 MODELS = ("gpt", "bigram_counts", "bigram", "mlp", "wavenet", "rnn", "lstm", "gru", "lstm_attention")
+# the modern architectures of curriculum 3.4 (`groundup arch compare`)
+MODELS += ("moe_gpt", "linear_gpt", "mamba", "rwkv", "retnet")
 
 # Fields that decide the shapes and the computation of the model: a resume must match them exactly.
 ARCH_FIELDS = (
@@ -30,6 +32,8 @@ ARCH_FIELDS = (
     "pos",
     "activation",
     "tie_weights",
+    "n_experts",
+    "top_k",
 )
 
 # The values each numeric field accepts: (low, high, ends), None = unbounded, ends "[]" closed, "()" open.
@@ -79,6 +83,8 @@ class TrainConfig:
     pos: str = "learned"
     activation: str = "gelu"
     tie_weights: bool = True
+    n_experts: int = 4  # moe_gpt: experts per MoE layer
+    top_k: int = 2  # moe_gpt: experts per token
     # optimisation
     batch_size: int = 12
     grad_accum: int = 1
@@ -234,7 +240,7 @@ def make_config(preset: str | None = None, **overrides) -> TrainConfig:
 def arch_differences(saved: dict, current: TrainConfig) -> list[str]:
     """'field: saved -> current' for every architecture field that differs."""
     return [
-        f"{name}: {saved.get(name)!r} -> {getattr(current, name)!r}"
+        f"{name}: {saved.get(name, getattr(TrainConfig, name))!r} -> {getattr(current, name)!r}"
         for name in ARCH_FIELDS
-        if saved.get(name) != getattr(current, name)
+        if saved.get(name, getattr(TrainConfig, name)) != getattr(current, name)  # older runs lack new fields
     ]

@@ -8,6 +8,7 @@ from groundup.models.gpt import GPT, GPTConfig
 from groundup.models.makemore import MLP, Bigram, CountsBigram, SequenceConfig, WaveNet
 from groundup.models.rnn import LSTMAttention, Recurrent
 from groundup.train.config import TrainConfig
+from groundup.train.zoo_modern import MODERN, build_modern
 
 
 def build_model(cfg: TrainConfig, vocab_size: int) -> nn.Module:
@@ -27,6 +28,8 @@ def build_model(cfg: TrainConfig, vocab_size: int) -> nn.Module:
                 tie_weights=cfg.tie_weights,
             )
         )
+    if cfg.model in MODERN:
+        return build_modern(cfg, vocab_size)
     seq = SequenceConfig(
         vocab_size=vocab_size,
         block_size=cfg.block_size,
