@@ -55,6 +55,11 @@ def matmul_reference(x: torch.Tensor, codes, scale, min) -> torch.Tensor:
     return F.linear(x.float(), dequantize(codes, scale, min))
 
 
+def torch_supports(n: int) -> bool:
+    """PyTorch's int4 packing needs the output width N to be a multiple of 16."""
+    return n % 16 == 0
+
+
 def torch_pack(codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor):
     """(packed weight, scales_and_zeros (K/32, N, 2) bfloat16) for `_weight_int4pack_mm_for_cpu`,
     whose decoder is w = (q - 8) · s + z, so z = m + 8 · s."""
@@ -69,11 +74,11 @@ def matmul_torch(x: torch.Tensor, packed: torch.Tensor, scales_and_zeros: torch.
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
     y = torch._weight_int4pack_mm_for_cpu(x2, packed, GROUP, scales_and_zeros)  # (M, N)
-    return y.to(x.dtype).reshape(*lead, -1)
+    return y.to(x.dtype).reshape(*lead, y.shape[-1])
 
 
 def matmul_native(x: torch.Tensor, codes, scale, min) -> torch.Tensor:
     """x (..., K) @ Wᵀ through our compiled kernel, float32 -> (..., N) float32."""
     lead = x.shape[:-1]
     y = native.q4_matmul(x.reshape(-1, x.shape[-1]).float().contiguous(), codes, scale, min)
-    return y.reshape(*lead, -1)
+    return y.reshape(*lead, y.shape[-1])

@@ -43,7 +43,7 @@ def matmul_native(x: torch.Tensor, codes, scale, min=None) -> torch.Tensor:
     """x (..., K) @ Wᵀ through our compiled kernel, float32 -> (..., N) float32."""
     lead = x.shape[:-1]
     y = native.q8_matmul(x.reshape(-1, x.shape[-1]).float().contiguous(), codes, scale, min)
-    return y.reshape(*lead, -1)
+    return y.reshape(*lead, y.shape[-1])
 
 
 def channelwise(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,4 +58,4 @@ def matmul_torch(x: torch.Tensor, codes: torch.Tensor, scales: torch.Tensor) -> 
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
     y = torch._weight_int8pack_mm(x2, codes, scales.to(torch.bfloat16))  # (M, N)
-    return y.to(x.dtype).reshape(*lead, -1)
+    return y.to(x.dtype).reshape(*lead, y.shape[-1])

@@ -124,12 +124,12 @@ class GroupWeight:
         return GroupWeight(self.bits, self.codes[index], self.scale[index], mins)
 
 
-def default_kernel(bits: int) -> str:
-    """Our compiled kernel when it built; else PyTorch's int4 kernel, or the float reference for int8
-    (PyTorch's int8 kernel takes one scale per row, not per group)."""
+def default_kernel(bits: int, out_features: int = 16) -> str:
+    """Our compiled kernel when it built; else PyTorch's int4 kernel where its packing fits, or the
+    float reference (PyTorch's int8 kernel takes one scale per row, not per group)."""
     if native.available():
         return "native"
-    return "torch" if bits == 4 else "reference"
+    return "torch" if bits == 4 and int4.torch_supports(out_features) else "reference"
 
 
 def _register(module: nn.Module, weight: GroupWeight) -> None:
@@ -154,7 +154,9 @@ class QuantizedLinear(nn.Module):
 
     def __init__(self, weight: GroupWeight, kernel: str | None = None, bias: torch.Tensor | None = None):
         super().__init__()
-        kernel = kernel or default_kernel(weight.bits)
+        kernel = kernel or default_kernel(weight.bits, weight.shape[0])
+        if kernel == "torch" and not int4.torch_supports(weight.shape[0]):
+            kernel = "reference"  # PyTorch's packing needs N % 16 == 0; same weights, float path
         allowed = int4.KERNELS if weight.bits == 4 else int8.KERNELS
         if kernel not in allowed:
             raise ValueError(f"kernel must be one of {allowed} for {weight.bits}-bit weights, got {kernel!r}")
@@ -189,7 +191,7 @@ class QuantizedLinear(nn.Module):
 
     def _matmul(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
-        if self.kernel == "reference" or rows > FUSED_MAX_ROWS:
+        if self.kernel == "reference" or rows > FUSED_MAX_ROWS or rows == 0:
             return F.linear(x.float(), self._dense()).to(x.dtype)
         if self.kernel == "torch":
             return int4.matmul_torch(x, self.packed, self.scales_and_zeros)
