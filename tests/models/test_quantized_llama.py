@@ -75,6 +75,9 @@ def write_quantized_llama(path, weak_layer_type=GGMLType.Q5_0) -> str:
         "llama.attention.head_count_kv": CFG.n_kv_heads,
         "llama.context_length": CFG.max_context,
         "llama.vocab_size": CFG.vocab_size,
+        "tokenizer.ggml.model": "gpt2",  # one token per printable byte '!'..'`': enough for "ABC"
+        "tokenizer.ggml.tokens": [chr(33 + i) for i in range(CFG.vocab_size)],
+        "tokenizer.ggml.eos_token_id": CFG.vocab_size - 1,
     }
     writer = GGUFWriter(path)
     for key, value in meta.items():
@@ -265,3 +268,38 @@ def test_engine_with_quantized_weights_equals_one_at_a_time(bits, config):
     prompts = [system + [rng.randrange(96) for _ in range(rng.randint(1, 20))] for _ in range(4)]
     seqs = Engine(model, config).generate(prompts, SamplingParams(temperature=0.0, max_tokens=10))
     assert [s.output_ids for s in seqs] == [recompute_greedy(twin, p, 10) for p in prompts]
+
+
+# ---- the commands: --weights everywhere a model is loaded ------------------------------------------
+
+
+@pytest.mark.parametrize("weights", ["auto", "int8", "int4", "float32"])
+def test_generate_command_takes_weights(tiny_gguf, capsys, weights):
+    from groundup.cli import main
+
+    assert main(["generate", "ABC", "--model", tiny_gguf, "--max-tokens", "3", "--weights", weights]) == 0
+    assert f"({weights} weights)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["generate", "x"], ["chat"], ["ppl"], ["serve"]])
+def test_every_model_command_offers_weights_defaulting_to_auto(command, capsys):
+    from groundup.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert "--weights {auto,float,float32,bfloat16,int8,int4}" in out and "(default: auto)" in out
+
+
+@pytest.mark.module("1.6")
+def test_profile_decode_command_writes_the_study(tiny_gguf, tmp_path, capsys):
+    from groundup.cli import main
+
+    out = tmp_path / "study"
+    args = ["profile", "decode", "float32", "auto:reference", "auto", "--model", tiny_gguf, "--tokens", "2"]
+    assert main([*args, "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "## Top operators: auto:reference" in text and "bandwidth limit" in text
+    assert len(list((out / "traces").glob("decode-*.json.gz"))) == 3
+    assert main(["profile", "decode", "int3", "--model", tiny_gguf, "--out", str(out)]) == 1
+    assert "is not FORM[:KERNEL]" in capsys.readouterr().err
