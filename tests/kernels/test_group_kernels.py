@@ -163,3 +163,33 @@ def test_a_failing_build_warns_with_the_compiler_error(monkeypatch, tmp_path):
             assert native.load() is None
     finally:
         native.load.cache_clear()
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_quantized_linear_decode_step_equals_the_general_path(bits):
+    """QuantizedLinear calls the compiled function directly for contiguous float32 rows (the decode
+    case); other inputs (bfloat16, strided, more rows) take the general path and agree with it."""
+    needs_native()
+    from groundup.models.quantized import GroupWeight, QuantizedLinear
+
+    codes, scale, mins = group_int4(48, 96)
+    weight = GroupWeight(4, codes, scale, mins)
+    layer = QuantizedLinear(weight if bits == 4 else weight.to_int8())
+    x = torch.randn(2, 3, 96)
+    fast = layer(x)
+    assert layer._decode_step(x) is not None and layer._decode_step(x[..., ::2]) is None
+    torch.testing.assert_close(fast, layer._matmul(x), rtol=0, atol=0)
+    torch.testing.assert_close(fast, int4.matmul_reference(x, codes, scale, mins), rtol=1e-5, atol=2e-5)
+    strided = torch.randn(96, 2).T  # (2, 96), not contiguous
+    torch.testing.assert_close(layer(strided), layer(strided.contiguous()), rtol=0, atol=0)
+    torch.testing.assert_close(layer(x.bfloat16()), fast.bfloat16(), rtol=1e-2, atol=2e-2)
+    assert layer(torch.randn(0, 96)).shape == (0, 48)
+
+
+def test_a_weight_the_kernel_cannot_read_is_refused():
+    needs_native()
+    codes, scale, mins = group_int4(16, 64)
+    with pytest.raises(ValueError, match="codes: expected torch.uint8"):
+        native.check_weight(4, codes.to(torch.int8), scale, mins)
+    with pytest.raises(ValueError, match="scale"):
+        native.check_weight(4, codes, scale.float(), mins)

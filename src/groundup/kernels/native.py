@@ -130,6 +130,14 @@ def describe() -> str:
     return lib.gu_kernel_isa().decode() + (" + OpenMP" if lib.gu_kernel_openmp() else "")
 
 
+def function(bits: int):
+    """The compiled matmul for `bits`-bit codes as a ctypes function taking (x, codes, scale, min,
+    y pointers; M, N, K; threads), for callers that checked their arrays once (QuantizedLinear):
+    no checks here. None when the library did not build."""
+    lib = load()
+    return None if lib is None else getattr(lib, "gu_q4_matmul" if bits == 4 else "gu_q8_matmul")
+
+
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
@@ -147,6 +155,15 @@ def _check(x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min, per_g
         raise ValueError(
             f"codes: expected contiguous ({n}, {k // 32 * per_group_bytes}), got {tuple(codes.shape)}"
         )
+
+
+def check_weight(bits: int, codes: torch.Tensor, scale: torch.Tensor, min) -> None:
+    """The arrays of a `bits`-bit group weight as the kernels read them (ValueError otherwise)."""
+    dtype = torch.uint8 if bits == 4 else torch.int8
+    if codes.dtype != dtype:
+        raise ValueError(f"codes: expected {dtype} for {bits}-bit weights, got {codes.dtype}")
+    x = torch.empty(1, scale.shape[1] * 32)
+    _check(x, codes, scale, min, 16 if bits == 4 else 32)
 
 
 def _matmul(fn: str, x, codes, scale, min, per_group_bytes: int) -> torch.Tensor:

@@ -168,6 +168,10 @@ class QuantizedLinear(nn.Module):
         self.out_features, self.in_features = weight.shape
         _register(self, weight)
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+        self._fused = None  # the compiled function itself, for `_decode_step`, on arrays checked here
+        if kernel == "native":
+            native.check_weight(weight.bits, weight.codes, weight.scale, weight.min)
+            self._fused = native.function(weight.bits)
         if kernel == "torch":
             packed, scales_and_zeros = int4.torch_pack(weight.codes, weight.scale, weight.min)
             self.register_buffer("packed", packed, persistent=False)
@@ -186,8 +190,31 @@ class QuantizedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., K) -> (..., N) in x's dtype."""
-        y = self._matmul(x)
+        y = self._decode_step(x) if self._fused is not None else None
+        if y is None:
+            y = self._matmul(x)
         return y if self.bias is None else y + self.bias.to(y.dtype)
+
+    def _decode_step(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The common decode case, float32 x of 1-8 contiguous rows, straight into our compiled
+        kernel: the general path's reshapes, casts and checks cost more than a small layer's
+        multiply (~25 µs per call measured, 121 calls per SmolLM2 token). None: not that case."""
+        rows = x.numel() // self.in_features
+        if (
+            not 0 < rows <= FUSED_MAX_ROWS
+            or x.dtype != torch.float32
+            or x.shape[-1] != self.in_features
+            or not x.is_contiguous()
+            or torch.compiler.is_compiling()
+        ):
+            return None
+        y = x.new_empty(*x.shape[:-1], self.out_features)
+        mins = None if self.min_bits is None else self.min_bits.data_ptr()
+        self._fused(
+            x.data_ptr(), self.codes.data_ptr(), self.scale_bits.data_ptr(), mins, y.data_ptr(),
+            rows, self.out_features, self.in_features, torch.get_num_threads(),
+        )  # fmt: skip
+        return y
 
     def _matmul(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
