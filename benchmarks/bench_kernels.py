@@ -36,6 +36,7 @@ def run(report: Report, quick: bool) -> None:
         report.add(case="ours", skipped="the compiled kernel did not build (see the warning)")
         return
     report.env["kernel"] = native.describe()
+    triton_on_gpu(report, repeats)
     shapes = dict(list(SHAPES.items())[:2]) if quick else SHAPES
     for label, (n, k) in shapes.items():
         us = time_variants(n, k, repeats)
@@ -73,3 +74,28 @@ def time_variants(n: int, k: int, repeats: int) -> dict[str, float]:
         "dequantize + matmul": time(lambda: F.linear(x, int4.dequantize(codes, scale, mins))),
         "ours int4, 4 rows": time(lambda: int4.matmul_native(x4, codes, scale, mins)),
     }
+
+
+def triton_on_gpu(report: Report, repeats: int) -> None:
+    """The Triton kernels on a CUDA device (the interpreter on a CPU is a correctness tool, not timed)."""
+    if not torch.cuda.is_available():
+        report.add(case="triton kernels", skipped="no CUDA device: they run only in the interpreter here")
+        return
+    from groundup.kernels import triton_kernels as tk
+
+    def cuda_us(fn):
+        def synced():
+            fn()
+            torch.cuda.synchronize()
+
+        return measure(synced, warmup=3, repeats=repeats).median_s * 1e6
+
+    a = torch.randint(-128, 128, (1 << 24,), dtype=torch.int8, device="cuda")
+    b = torch.randint(-128, 128, (1 << 24,), dtype=torch.int8, device="cuda")
+    t = cuda_us(lambda: tk.int8_add(a, b, device="cuda"))
+    report.add(case="triton int8_add 16M (cuda)", us=t, gb_s=3 * a.numel() / t / 1e3)
+    for label, (n, k) in SHAPES.items():
+        codes, scale, mins = (w.cuda() for w in weights(n, k))
+        x = torch.randn(1, k, device="cuda")
+        t = cuda_us(lambda: tk.int4_gemv(x, codes, scale, mins, device="cuda"))  # noqa: B023 (timed here)
+        report.add(case=f"{label}: triton int4 GEMV (cuda)", us=t, gb_s=n * k * 0.625 / t / 1e3)
