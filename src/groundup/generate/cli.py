@@ -9,17 +9,35 @@ import time
 
 from groundup.argtypes import float_range, non_negative_int, positive_int
 
+# `groundup.generate.loading.WEIGHTS` (not imported here: that module imports torch, and --help must not)
+WEIGHT_CHOICES = ("auto", "float", "float32", "bfloat16", "int8", "int4")
+WEIGHTS_HELP = (
+    "how the weights are kept: auto = each GGUF tensor in its closest fast form (Q4 -> int4, Q8_0 -> int8, "
+    "exact, our kernels); float32/bfloat16 = dequantized; int8/int4 = every layer in that width"
+)
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+
+def add_weights_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", choices=WEIGHT_CHOICES, default="auto", help=WEIGHTS_HELP)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, compile_option: bool = False) -> None:
     parser.add_argument(
         "--model",
         default=None,
         help="a GGUF Llama file, a `groundup train gpt` run directory or a `groundup quantize --out` "
         "directory (default: the bundled SmolLM2)",
     )
+    add_weights_argument(parser)
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)"
     )
+    if compile_option:
+        parser.add_argument(
+            "--compile",
+            action="store_true",
+            help="torch.compile the single-token decode step (slow to compile on a CPU; see `groundup profile`)",
+        )
 
 
 def load_model(args: argparse.Namespace):
@@ -31,7 +49,13 @@ def load_model(args: argparse.Namespace):
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    model, tokenizer = load_model(args.model)
+    model, tokenizer = load_model(args.model, weights=getattr(args, "weights", "float"))
+    if getattr(args, "compile", False):
+        from groundup.models.static_decode import enable_static_decode
+
+        if not hasattr(model, "decode_step"):
+            raise ValueError("--compile: this model has no static decode step (Llama models do)")
+        enable_static_decode(model)
     return model, tokenizer, time.perf_counter() - start
 
 
@@ -99,9 +123,11 @@ def run_generate(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     decode_s = time.perf_counter() - first if first else 0.0
     print()
+    compiled = getattr(getattr(model, "decode_step", None), "compile_seconds", None)
     print(
         f"[{len(prompt)} prompt tokens, {n} generated in {elapsed:.2f}s: "
-        f"{(n - 1) / decode_s if n > 1 and decode_s else 0:.1f} tokens/s decode; model loaded in {load_s:.1f}s]",
+        f"{(n - 1) / decode_s if n > 1 and decode_s else 0:.1f} tokens/s decode; model loaded in {load_s:.1f}s"
+        f" ({args.weights} weights){f'; decode step compiled in {compiled:.1f}s' if compiled else ''}]",
         file=sys.stderr,
     )
     return 0
@@ -146,11 +172,11 @@ def register(subparsers) -> None:
     p.add_argument(
         "--chat", action="store_true", help="wrap the prompt as a user message with the chat template"
     )
-    add_model_arguments(p)
+    add_model_arguments(p, compile_option=True)
     p.set_defaults(func=run_generate)
 
     p = subparsers.add_parser("chat", help="interactive chat with streaming replies (/reset, /exit)")
     _sampling_arguments(p, max_tokens=256)
     p.add_argument("--system", default=None, help="system message (default: the template's own)")
-    add_model_arguments(p)
+    add_model_arguments(p, compile_option=True)
     p.set_defaults(func=run_chat)

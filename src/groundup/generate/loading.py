@@ -12,6 +12,16 @@ through here, so each accepts the same things:
 
 The model speaks `groundup.models.layers.CausalLM`, the tokenizer `groundup.tokenizers`' protocol,
 so callers never ask which kind they got.
+
+`weights` says how the weights are kept (curriculum 1.5, `groundup.models.quantized`):
+
+    float      dequantized to `dtype` (float32 or bfloat16) at load time
+    float32    the same, float32;   bfloat16: the same, bfloat16
+    auto       each GGUF tensor in the closest fast form of its type: Q4_0/Q4_1 as int4 and Q8_0 as
+               int8 groups (bit-exact, multiplied by our compiled kernels), everything else in float32;
+               a training run stays float32
+    int8/int4  every projection (and a GGUF model's embedding/head) in that width: bit-exact where the
+               file's blocks fit, round-to-nearest in groups of 32 otherwise (logged)
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import torch
 
 from groundup.errors import GroundupError
 
-WEIGHTS = ("float",)  # dequantized to `dtype` at load time
+WEIGHTS = ("float", "auto", "float32", "bfloat16", "int8", "int4")  # see the module docstring
 
 
 def load_model(
@@ -31,7 +41,8 @@ def load_model(
 ):
     """(model in eval mode, tokenizer) for `path` (see the module docstring).
 
-    `weights="float"` dequantizes every GGUF tensor to `dtype` (float32 or bfloat16).
+    `weights="float"` dequantizes every GGUF tensor to `dtype` (float32 or bfloat16); the other
+    forms are listed in the module docstring.
     """
     if weights not in WEIGHTS:
         raise ValueError(f"weights={weights!r}; supported: {', '.join(WEIGHTS)}")
@@ -44,9 +55,9 @@ def load_model(
         from groundup.models.llama import Llama
         from groundup.tokenizers.gguf import from_gguf
 
-        return Llama.from_gguf(path, dtype=dtype), from_gguf(path)
+        return Llama.from_gguf(path, dtype=dtype, weights=weights), from_gguf(path)
     if _is_checkpoint(path):
-        return _load_gpt_checkpoint(path, dtype)
+        return _load_gpt_checkpoint(path, dtype, weights)
     if is_quantized_dir(path):
         return _load_quantized_dir(path, dtype)
     raise GroundupError(
@@ -113,7 +124,9 @@ def load_trained(path: str | os.PathLike):
     return model.eval(), tokenizer, cfg
 
 
-def _load_gpt_checkpoint(path: Path, dtype: torch.dtype):
+def _load_gpt_checkpoint(path: Path, dtype: torch.dtype, weights: str = "float"):
+    import logging
+
     from groundup.models.layers import CausalLM
 
     model, tokenizer, cfg = load_trained(path)
@@ -122,6 +135,18 @@ def _load_gpt_checkpoint(path: Path, dtype: torch.dtype):
             f"{path} holds a {cfg.model!r} model; only GPT checkpoints speak the language-model interface "
             "that generate/serve use: sample it with `groundup sample --ckpt DIR` instead"
         )
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(weights, dtype)
+    if weights in ("int8", "int4"):
+        from groundup.models.quantized import quantize_linears
+
+        names = quantize_linears(model, 8 if weights == "int8" else 4)
+        logging.getLogger(__name__).warning(
+            "%s: %d linear layer(s) quantized to %s at load (round-to-nearest, groups of 32)",
+            path,
+            len(names),
+            weights,
+        )
+        return model, tokenizer  # quantized layers compute in float32
     return model.to(dtype), tokenizer
 
 

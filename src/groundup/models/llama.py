@@ -3,7 +3,8 @@
     tokens -> embedding -> n_layers x [x += attn(rmsnorm(x)); x += swiglu(rmsnorm(x))] -> rmsnorm -> head
 
 with rotary positions and grouped-query attention. `Llama.from_gguf(path)` reads the config from the
-GGUF metadata (`llama.*` keys) and the weights through our GGUF reader, dequantized to float32.
+GGUF metadata (`llama.*` keys) and the weights through our GGUF reader: dequantized to float32 (or
+bfloat16), or kept quantized (`weights="auto" | "int8" | "int4"`, `models/quantized.py`).
 
 Llama speaks the one model interface of `layers.CausalLM` (generate, perplexity, the serving engine):
 
@@ -15,6 +16,7 @@ keys and values live (see `groundup.models.layers`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ from groundup.models.layers import (
     SwiGLU,
     resolve_positions,
 )
+from groundup.models.static_decode import can_use as can_use_static_decode
 
 
 @dataclass
@@ -100,6 +103,11 @@ class LlamaConfig:
         )
 
 
+# How `from_gguf` keeps the weights: dequantized to float, or quantized (see `models/quantized.py`).
+WEIGHTS = ("float", "float32", "bfloat16", "auto", "int8", "int4")
+QUANTIZED_FORMS = ("auto", "int8", "int4")
+
+
 class LlamaBlock(nn.Module):
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
@@ -126,6 +134,7 @@ class Llama(nn.Module):
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed.weight
+        self.decode_step = None  # a static-shape (compilable) single-token step: `static_decode.py`
 
     vocab_size = property(lambda self: self.cfg.vocab_size)
     max_context = property(lambda self: self.cfg.max_context)
@@ -143,6 +152,8 @@ class Llama(nn.Module):
         (e.g. `slice(-1, None)` in generation: the head is the most expensive matmul of a small model).
         Without a cache, attention is causal over these T tokens and positions default to 0..T-1;
         `num_layers` runs only the first layers (a layer-skip draft model)."""
+        if self.decode_step is not None and can_use_static_decode(input_ids, positions, kv_cache, num_layers):
+            return self.decode_step(input_ids, kv_cache)
         positions = resolve_positions(input_ids, positions, kv_cache, self.cfg.max_context)
         kv_cache = NoCache() if kv_cache is None else kv_cache
         x = self.embed(input_ids)  # (..., T, C)
@@ -159,10 +170,21 @@ class Llama(nn.Module):
         return ContiguousKVCache.for_model(self, batch_size, max_len)
 
     @classmethod
-    def from_gguf(cls, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> Llama:
-        """Build the model from a GGUF file (the bundled SmolLM2 by default in the CLI)."""
+    def from_gguf(
+        cls, path: str | os.PathLike, dtype: torch.dtype = torch.float32, weights: str = "float"
+    ) -> Llama:
+        """Build the model from a GGUF file (the bundled SmolLM2 by default in the CLI).
+
+        `weights` (see `WEIGHTS`): "float" dequantizes every tensor to `dtype`; "float32" and
+        "bfloat16" name that dtype; "auto" keeps Q4_0/Q4_1 tensors as int4 and Q8_0 as int8 groups
+        (bit-exact, computed by `groundup.kernels`) and other types in float32; "int8" and "int4" put
+        every projection and the embedding in that width (exactly where the file's blocks fit,
+        round-to-nearest in groups of 32 otherwise, with a note). Quantized models compute in float32.
+        """
         from groundup.formats.gguf import GGUFReader
 
+        if weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
         reader = GGUFReader(path)
         cfg = LlamaConfig.from_gguf_metadata(reader.metadata)
         cfg.tie_embeddings = "output.weight" not in reader.tensors
@@ -170,15 +192,29 @@ class Llama(nn.Module):
         if "rope_freqs.weight" in reader.tensors:
             factors = torch.from_numpy(reader.dequantize("rope_freqs.weight"))
         check_tensor_shapes(cfg, reader.tensors)
-        with torch.device("meta"):  # no random init of weights that are about to be replaced
-            model = cls(cfg)
-        model = model.to_empty(device="cpu")
-        # buffers are not in the state dict: build the rotary tables for real
-        model.rope = RotaryEmbedding(cfg.head_dim, cfg.max_context, cfg.rope_theta, cfg.rope_scaling, factors)
+        with _init_skipped():  # weights about to be loaded need no random init
+            model = cls(cfg, factors)
+        if weights in QUANTIZED_FORMS:
+            _load_quantized(model, reader, weights)
+            return model.eval()
         model.load_state_dict(_state_dict_from_gguf(reader, cfg), strict=True, assign=True)
         if cfg.tie_embeddings:
             model.lm_head.weight = model.embed.weight
+        dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(weights, dtype)
         return model.to(dtype).eval()
+
+
+@contextlib.contextmanager
+def _init_skipped():
+    """Linear and Embedding layers built inside skip their random init. The weights are left
+    uninitialized (torch.empty: untouched pages cost no memory) until the loaded ones replace them.
+    Cheaper than building on the meta device, whose first arithmetic imports torch._dynamo (2-9 s)."""
+    saved = nn.Linear.reset_parameters, nn.Embedding.reset_parameters
+    nn.Linear.reset_parameters = nn.Embedding.reset_parameters = lambda self: None
+    try:
+        yield
+    finally:
+        nn.Linear.reset_parameters, nn.Embedding.reset_parameters = saved
 
 
 def check_tensor_shapes(cfg: LlamaConfig, tensors: dict) -> None:
@@ -224,33 +260,93 @@ def check_tensor_shapes(cfg: LlamaConfig, tensors: dict) -> None:
             )
 
 
-def _unpermute(w: np.ndarray, n_heads: int) -> np.ndarray:
+def unpermute(w: np.ndarray, n_heads: int) -> np.ndarray:
     """Undo llama.cpp's q/k row order (pairs interleaved per head) back to the half-split order our
     RoPE uses: rows of each head go from (D/2, 2) to (2, D/2)."""
     rows, cols = w.shape
     return w.reshape(n_heads, rows // n_heads // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
 
 
-def _state_dict_from_gguf(reader, cfg: LlamaConfig) -> dict[str, torch.Tensor]:
-    def get(name: str) -> np.ndarray:
-        if name not in reader.tensors:
-            raise GroundupError(f"GGUF file lacks tensor {name!r}; not a complete Llama model")
-        return reader.dequantize(name)
-
-    sd = {"embed.weight": get("token_embd.weight"), "norm.weight": get("output_norm.weight")}
+def _gguf_sources(cfg: LlamaConfig) -> dict[str, list[tuple[str, int | None]]]:
+    """Each of our weights -> the GGUF tensors whose rows it stacks, with the head count of those
+    whose rows must be unpermuted (q and k) or None."""
+    sources = {"embed.weight": [("token_embd.weight", None)], "norm.weight": [("output_norm.weight", None)]}
     if not cfg.tie_embeddings:
-        sd["lm_head.weight"] = get("output.weight")
+        sources["lm_head.weight"] = [("output.weight", None)]
     for i in range(cfg.n_layers):
         b, p = f"blk.{i}.", f"blocks.{i}."
-        q = _unpermute(get(b + "attn_q.weight"), cfg.n_heads)
-        k = _unpermute(get(b + "attn_k.weight"), cfg.n_kv_heads)
-        sd[p + "attn.qkv.weight"] = np.concatenate([q, k, get(b + "attn_v.weight")])
-        sd[p + "attn.out.weight"] = get(b + "attn_output.weight")
-        sd[p + "mlp.gate_up.weight"] = np.concatenate([get(b + "ffn_gate.weight"), get(b + "ffn_up.weight")])
-        sd[p + "mlp.down.weight"] = get(b + "ffn_down.weight")
-        sd[p + "attn_norm.weight"] = get(b + "attn_norm.weight")
-        sd[p + "mlp_norm.weight"] = get(b + "ffn_norm.weight")
+        sources[p + "attn.qkv.weight"] = [
+            (b + "attn_q.weight", cfg.n_heads),
+            (b + "attn_k.weight", cfg.n_kv_heads),
+            (b + "attn_v.weight", None),
+        ]
+        sources[p + "attn.out.weight"] = [(b + "attn_output.weight", None)]
+        sources[p + "mlp.gate_up.weight"] = [(b + "ffn_gate.weight", None), (b + "ffn_up.weight", None)]
+        sources[p + "mlp.down.weight"] = [(b + "ffn_down.weight", None)]
+        sources[p + "attn_norm.weight"] = [(b + "attn_norm.weight", None)]
+        sources[p + "mlp_norm.weight"] = [(b + "ffn_norm.weight", None)]
+    return sources
+
+
+def _state_dict_from_gguf(reader, cfg: LlamaConfig) -> dict[str, torch.Tensor]:
+    def get(name: str, heads: int | None) -> np.ndarray:
+        if name not in reader.tensors:
+            raise GroundupError(f"GGUF file lacks tensor {name!r}; not a complete Llama model")
+        w = reader.dequantize(name)
+        return unpermute(w, heads) if heads else w
+
+    sd = {
+        key: np.concatenate([get(name, heads) for name, heads in parts])
+        for key, parts in _gguf_sources(cfg).items()
+    }
     state = {name: torch.from_numpy(np.ascontiguousarray(w)) for name, w in sd.items()}
     if cfg.tie_embeddings:
         state["lm_head.weight"] = state["embed.weight"]
     return state
+
+
+def _load_quantized(model: Llama, reader, form: str) -> None:
+    """Fill a freshly built Llama from the GGUF file with quantized layers where `form` asks for them
+    (`quantized.stacked_weight`); everything else (norms, float tensors) is assigned in float32."""
+    from collections import Counter
+
+    from groundup.models.quantized import (
+        GroupWeight,
+        QuantizedEmbedding,
+        QuantizedLinear,
+        log_notes,
+        stacked_weight,
+    )
+
+    notes: Counter = Counter()
+    floats = {}
+    for key, parts in _gguf_sources(model.cfg).items():
+        stored = []
+        for name, heads in parts:
+            raw = _read_stored(reader, name)  # rows of blocks: unpermuting moves whole rows
+            stored.append((reader.tensors[name].ggml_type, unpermute(raw, heads) if heads else raw))
+        weight = stacked_weight(stored, form, notes)
+        if not isinstance(weight, GroupWeight):
+            floats[key] = torch.from_numpy(np.ascontiguousarray(weight))
+        elif key == "embed.weight":
+            model.embed = QuantizedEmbedding(weight)
+            if model.cfg.tie_embeddings:
+                model.lm_head = QuantizedLinear(weight)
+        else:
+            parent, _, child = key.removesuffix(".weight").rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, QuantizedLinear(weight))
+    model.load_state_dict(floats, strict=False, assign=True)
+    if model.cfg.tie_embeddings and "embed.weight" in floats:
+        model.lm_head.weight = model.embed.weight
+    log_notes(notes, reader.path.name)
+
+
+def _read_stored(reader, name: str) -> np.ndarray:
+    """A tensor's stored bytes read from the file (as `GGUFReader.tensor` views them). A plain read,
+    not the memory map: pages of a mapped file count in the process's resident memory for as long as
+    the map lives, so mapping the whole file while building the model would hold it twice."""
+    from groundup.formats.ggml_quants import raw_view
+
+    info = reader.tensors[name]
+    flat = np.fromfile(reader.path, dtype=np.uint8, count=info.n_bytes, offset=info.offset)
+    return raw_view(flat, info.ggml_type, info.shape)

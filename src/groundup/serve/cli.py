@@ -13,6 +13,7 @@ import dataclasses
 import os
 
 from groundup.argtypes import non_negative_int, port, positive_int
+from groundup.generate.cli import add_weights_argument
 from groundup.serve.config import SPECULATIVE, EngineConfig, ServerConfig
 
 # flag -> (config field, help); `--no-prefix-caching` turns the boolean field off
@@ -77,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the bundled SmolLM2-135M-Instruct)",
     )
     p.add_argument("--model-name", help="the model id clients send (default: the file or directory name)")
+    add_weights_argument(p)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     p.add_argument("--port", type=port, default=8000, help="TCP port (0: any free port)")
     add_engine_arguments(p)
@@ -105,5 +107,6 @@ def serve_command(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         model_name=args.model_name,
         server_config=server_config(args),
+        weights=args.weights,
     )
     return 0

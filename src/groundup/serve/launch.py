@@ -16,14 +16,16 @@ from groundup.errors import GroundupError
 from groundup.serve.config import EngineConfig, ServerConfig
 
 
-def load_engine(model_path: str | os.PathLike | None = None, config: EngineConfig | None = None):
+def load_engine(
+    model_path: str | os.PathLike | None = None, config: EngineConfig | None = None, weights: str = "float"
+):
     """(Engine, tokenizer, model name) for anything `groundup.generate.load_model` loads: a GGUF file,
-    a `groundup train gpt` run directory, or the bundled SmolLM2 (None)."""
+    a `groundup train gpt` run directory, or the bundled SmolLM2 (None); `weights` as there."""
     from groundup.data import smollm2_gguf_path
     from groundup.generate.loading import load_model
     from groundup.serve.engine import Engine
 
-    model, tokenizer = load_model(model_path)
+    model, tokenizer = load_model(model_path, weights=weights)
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     name = Path(model_path or smollm2_gguf_path()).stem
     return Engine(model, config, eos_token_ids=eos), tokenizer, name
@@ -50,8 +52,9 @@ def serve(
     api_key: str | None = None,
     model_name: str | None = None,
     server_config: ServerConfig | None = None,
+    weights: str = "float",
 ) -> None:
-    """Run the OpenAI-compatible server until SIGTERM or Ctrl-C."""
+    """Run the OpenAI-compatible server until SIGTERM or Ctrl-C (`weights`: see `load_model`)."""
     import uvicorn
 
     from groundup.serve.async_engine import AsyncEngine
@@ -60,7 +63,7 @@ def serve(
     server_config = server_config or ServerConfig()
     sock = listen(host, port)
     try:
-        engine, tokenizer, default_name = load_engine(model_path, config)
+        engine, tokenizer, default_name = load_engine(model_path, config, weights)
     except BaseException:
         sock.close()
         raise

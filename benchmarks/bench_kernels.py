@@ -1,0 +1,101 @@
+"""Group int4/int8 GEMV kernels at batch 1 on SmolLM2-135M's shapes: ours vs PyTorch's vs float32.
+
+Per shape (N outputs x K inputs, one row of x): our fused dequantize-and-dot kernel (int4 and int8,
+float32 activations, `groundup.kernels.native`), PyTorch's `_weight_int4pack_mm_for_cpu` (bfloat16
+activations: its fast path) and `_weight_int8pack_mm` (bfloat16, one scale per row), a float32
+`F.linear` on the dense weight, and dequantize-then-matmul (what a runtime without a fused kernel
+does per call). One thread, medians of `repeats` calls after a warm-up; `speedup` in each compare row
+is the peer's time over ours. Also ours at 4 rows (a short speculative verify) and the
+bytes each variant reads per call.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.harness import Report
+from groundup.kernels import int4, int8, native
+from groundup.profiling import measure
+
+SHAPES = {"gate_up 1536x576": (1536, 576), "down 576x1536": (576, 1536), "head 49152x576": (49152, 576)}
+
+
+def weights(n: int, k: int):
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, 256, (n, k // 2), dtype=torch.uint8, generator=g)
+    scale = (torch.rand(n, k // 32, generator=g) * 0.01).half()
+    mins = (-torch.rand(n, k // 32, generator=g) * 0.08).half()
+    return codes, scale, mins
+
+
+def run(report: Report, quick: bool) -> None:
+    torch.set_num_threads(1)
+    repeats = 20 if quick else 100
+    if not native.available():
+        report.add(case="ours", skipped="the compiled kernel did not build (see the warning)")
+        return
+    report.env["kernel"] = native.describe()
+    triton_on_gpu(report, repeats)
+    shapes = dict(list(SHAPES.items())[:2]) if quick else SHAPES
+    for label, (n, k) in shapes.items():
+        us = time_variants(n, k, repeats)
+        read = {"int4": n * k * 0.625, "int8": n * k * (1 + 4 / 32), "float32": n * k * 4}
+        for variant, t in us.items():
+            kind = next((f for f in ("int4", "int8") if f in variant), "float32")
+            kind = "int4" if variant.startswith("dequantize") else kind
+            report.add(case=f"{label}: {variant}", us=t, mb_read=read[kind] / 1e6, gb_s=read[kind] / t / 1e3)
+        report.add(
+            case=f"{label}: ratios",
+            ours_int4_over_torch_int4=us["ours int4"] / us["torch int4 (bf16)"],
+            dequant_matmul_over_ours_int4=us["dequantize + matmul"] / us["ours int4"],
+            float32_over_ours_int4=us["float32 F.linear"] / us["ours int4"],
+        )
+
+
+def time_variants(n: int, k: int, repeats: int) -> dict[str, float]:
+    """Median microseconds per call of each variant on one random (N, K) int4 weight."""
+    codes, scale, mins = weights(n, k)
+    dense = int4.dequantize(codes, scale, mins)
+    packed, scales_and_zeros = int4.torch_pack(codes, scale, mins)
+    c8 = int4.unpack(codes).to(torch.int8)
+    c8_rows, s8_rows = int8.channelwise(dense)
+    x, x4 = torch.randn(1, k), torch.randn(4, k)
+
+    def time(fn):
+        return measure(fn, warmup=3, repeats=repeats).median_s * 1e6
+
+    return {
+        "ours int4": time(lambda: int4.matmul_native(x, codes, scale, mins)),
+        "ours int8": time(lambda: int8.matmul_native(x, c8, scale, mins)),
+        "torch int4 (bf16)": time(lambda: int4.matmul_torch(x, packed, scales_and_zeros)),
+        "torch int8 per-row (bf16)": time(lambda: int8.matmul_torch(x, c8_rows, s8_rows)),
+        "float32 F.linear": time(lambda: F.linear(x, dense)),
+        "dequantize + matmul": time(lambda: F.linear(x, int4.dequantize(codes, scale, mins))),
+        "ours int4, 4 rows": time(lambda: int4.matmul_native(x4, codes, scale, mins)),
+    }
+
+
+def triton_on_gpu(report: Report, repeats: int) -> None:
+    """The Triton kernels on a CUDA device (the interpreter on a CPU is a correctness tool, not timed)."""
+    if not torch.cuda.is_available():
+        report.add(case="triton kernels", skipped="no CUDA device: they run only in the interpreter here")
+        return
+    from groundup.kernels import triton_kernels as tk
+
+    def cuda_us(fn):
+        def synced():
+            fn()
+            torch.cuda.synchronize()
+
+        return measure(synced, warmup=3, repeats=repeats).median_s * 1e6
+
+    a = torch.randint(-128, 128, (1 << 24,), dtype=torch.int8, device="cuda")
+    b = torch.randint(-128, 128, (1 << 24,), dtype=torch.int8, device="cuda")
+    t = cuda_us(lambda: tk.int8_add(a, b, device="cuda"))
+    report.add(case="triton int8_add 16M (cuda)", us=t, gb_s=3 * a.numel() / t / 1e3)
+    for label, (n, k) in SHAPES.items():
+        codes, scale, mins = (w.cuda() for w in weights(n, k))
+        x = torch.randn(1, k, device="cuda")
+        t = cuda_us(lambda: tk.int4_gemv(x, codes, scale, mins, device="cuda"))  # noqa: B023 (timed here)
+        report.add(case=f"{label}: triton int4 GEMV (cuda)", us=t, gb_s=n * k * 0.625 / t / 1e3)

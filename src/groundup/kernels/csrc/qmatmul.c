@@ -1,0 +1,279 @@
+/* groundup's own CPU kernels: fused dequantize-and-dot matmuls over weights stored in groups of 32.
+
+   A weight matrix W (N, K) is stored as small integer codes q with one float16 scale s and one float16
+   minimum m per group of 32 consecutive weights of a row (ggml's Q4_0/Q4_1/Q8_0 blocks, split into
+   three arrays):
+
+       W[n, 32g + j] = s[n, g] * q[n, 32g + j] + m[n, g]
+
+   int4: codes (N, K/2) bytes; group g of row n is bytes [16g, 16g + 16); byte j holds q[32g + j] in
+         its low nibble and q[32g + j + 16] in its high nibble (ggml's order), q in [0, 15].
+   int8: codes (N, K) int8; m may be NULL (symmetric, Q8_0).
+
+   y (M, N) = x (M, K) @ W^T, with x and y float32, row-major. Each weight is rebuilt exactly as the
+   float reference builds it (fma(q, s, m): s * q is exact, so one rounding, like d * q + m), used for
+   up to 4 rows of x while it sits in registers, and never written to memory: at batch 1 the matmul
+   reads 0.625 (int4) or 1.125 (int8) bytes per weight instead of 4. Only the order of the additions
+   differs from a float32 matmul of the dequantized matrix.
+
+   Paths: AVX-512 (16 floats per vector), AVX2 + F16C (8 floats), and portable C. Rows of W are split
+   across OpenMP threads when the library was built with OpenMP and threads > 1. */
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+#include <immintrin.h>
+#endif
+
+#define GROUP 32
+#define ROWS 4 /* rows of x that share one decoded group */
+
+static float half_to_float(uint16_t h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    if (exp == 0x1F) {
+        bits = sign | 0x7F800000 | (mant << 13); /* inf, nan */
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (mant << 13); /* normal: rebias 15 -> 127 */
+    } else if (mant == 0) {
+        bits = sign; /* zero */
+    } else {         /* subnormal: normalize */
+        exp = 113;
+        while (!(mant & 0x400)) {
+            mant <<= 1;
+            exp--;
+        }
+        bits = sign | (exp << 23) | ((mant & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+#endif
+}
+
+/* count (<= CHUNK) float16 values -> float32 */
+#define CHUNK 16
+static inline void halves_to_floats(const uint16_t *h, float *f, int count) {
+#if defined(__AVX512F__)
+    if (count == CHUNK) {
+        _mm512_storeu_ps(f, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h)));
+        return;
+    }
+#endif
+    for (int i = 0; i < count; i++) f[i] = half_to_float(h[i]);
+}
+
+const char *gu_kernel_isa(void) {
+#if defined(__AVX512F__)
+    return "avx512";
+#elif defined(__AVX2__) && defined(__F16C__)
+    return "avx2";
+#else
+    return "portable";
+#endif
+}
+
+int gu_kernel_openmp(void) {
+#if defined(_OPENMP)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* ---- decoding one group of 32 weights ------------------------------------------------------------ */
+
+#if defined(__AVX512F__)
+typedef __m512 vec;
+#define LANES 16
+#define VZERO() _mm512_setzero_ps()
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSUM(v) _mm512_reduce_add_ps(v)
+
+/* The 16 possible weights of a group, s * k + m for k = 0..15, computed once; each code then picks its
+   weight with one in-register table lookup (vpermps reads only the low 4 bits of each index). */
+static inline void decode4(const uint8_t *qs, float s, float m, vec w[2]) {
+    const __m512 k = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 table = _mm512_fmadd_ps(k, _mm512_set1_ps(s), _mm512_set1_ps(m));
+    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs)); /* 16 bytes -> 16 int32 */
+    w[0] = _mm512_permutexvar_ps(q, table);                                 /* low nibbles */
+    w[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), table);           /* high nibbles */
+}
+
+static inline void decode8(const int8_t *qs, float s, float m, vec w[2]) {
+    __m512 sv = _mm512_set1_ps(s), mv = _mm512_set1_ps(m);
+    for (int h = 0; h < 2; h++) {
+        __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qs + 16 * h)));
+        w[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), sv, mv);
+    }
+}
+
+#elif defined(__AVX2__) && defined(__F16C__)
+typedef __m256 vec;
+#define LANES 8
+#define VZERO() _mm256_setzero_ps()
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VLOAD(p) _mm256_loadu_ps(p)
+
+static inline float VSUM(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline void decode4(const uint8_t *qs, float s, float m, vec w[4]) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i q0 = _mm256_cvtepu8_epi32(b), q1 = _mm256_cvtepu8_epi32(_mm_srli_si128(b, 8));
+    __m256i low = _mm256_set1_epi32(0xF);
+    __m256 sv = _mm256_set1_ps(s), mv = _mm256_set1_ps(m);
+    w[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(q0, low)), sv, mv);
+    w[1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(q1, low)), sv, mv);
+    w[2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(q0, 4)), sv, mv);
+    w[3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(q1, 4)), sv, mv);
+}
+
+static inline void decode8(const int8_t *qs, float s, float m, vec w[4]) {
+    __m256 sv = _mm256_set1_ps(s), mv = _mm256_set1_ps(m);
+    for (int h = 0; h < 4; h++) {
+        __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * h)));
+        w[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), sv, mv);
+    }
+}
+
+#else
+typedef struct {
+    float f[8];
+} vec;
+#define LANES 8
+
+static inline vec VZERO(void) {
+    vec v;
+    for (int i = 0; i < LANES; i++) v.f[i] = 0.0f;
+    return v;
+}
+
+static inline vec VLOAD(const float *p) {
+    vec v;
+    memcpy(v.f, p, sizeof v.f);
+    return v;
+}
+
+static inline vec VFMA(vec a, vec b, vec c) {
+    for (int i = 0; i < LANES; i++) c.f[i] += a.f[i] * b.f[i];
+    return c;
+}
+
+static inline float VSUM(vec v) {
+    float s = 0.0f;
+    for (int i = 0; i < LANES; i++) s += v.f[i];
+    return s;
+}
+
+static inline void decode4(const uint8_t *qs, float s, float m, vec w[4]) {
+    for (int j = 0; j < 16; j++) {
+        w[j / LANES].f[j % LANES] = (float)(qs[j] & 0xF) * s + m;
+        w[2 + j / LANES].f[j % LANES] = (float)(qs[j] >> 4) * s + m;
+    }
+}
+
+static inline void decode8(const int8_t *qs, float s, float m, vec w[4]) {
+    for (int j = 0; j < GROUP; j++) w[j / LANES].f[j % LANES] = (float)qs[j] * s + m;
+}
+#endif
+
+#define VECS (GROUP / LANES) /* vectors per group */
+
+/* ---- the matmuls ---------------------------------------------------------------------------------- */
+
+/* One output row n for `rows` (1-4, a compile-time constant after inlining) rows of x from m0: each
+   group is decoded once and used for every row. Scales are converted CHUNK groups at a time. Two
+   groups per iteration feed separate accumulators, so that consecutive FMAs do not wait on each
+   other (an FMA's result is ready ~4 cycles after it starts). */
+/* Decode group c + i and accumulate it into acc[r][base .. base + VECS) for every row r. */
+#define GROUP_STEP(DECODE, BYTES_PER_GROUP, i, base)                                                     \
+    do {                                                                                                 \
+        vec w[VECS];                                                                                     \
+        DECODE(q + (c + (i)) * (BYTES_PER_GROUP), sf[i], mf[i], w);                                      \
+        for (int r = 0; r < rows; r++)                                                                   \
+            for (int v = 0; v < VECS; v++)                                                               \
+                acc[r][(base) + v] =                                                                     \
+                    VFMA(w[v], VLOAD(xr + r * K + (c + (i)) * GROUP + v * LANES), acc[r][(base) + v]);   \
+    } while (0)
+
+#define ROW_KERNEL(NAME, CODE_T, DECODE, BYTES_PER_GROUP)                                                \
+    static inline __attribute__((always_inline)) void NAME(                                              \
+        const float *x, const CODE_T *codes, const uint16_t *scale, const uint16_t *min, float *y,       \
+        int64_t m0, const int rows, int64_t n, int64_t N, int64_t K) {                                   \
+        int64_t groups = K / GROUP;                                                                      \
+        const CODE_T *q = codes + n * groups * (BYTES_PER_GROUP);                                        \
+        const uint16_t *s = scale + n * groups, *mn = min ? min + n * groups : 0;                        \
+        const float *xr = x + m0 * K;                                                                    \
+        vec acc[ROWS][2 * VECS];                                                                         \
+        for (int r = 0; r < rows; r++)                                                                   \
+            for (int v = 0; v < 2 * VECS; v++) acc[r][v] = VZERO();                                      \
+        float sf[CHUNK], mf[CHUNK] = {0};                                                                \
+        for (int64_t c = 0; c < groups; c += CHUNK) {                                                    \
+            int count = groups - c < CHUNK ? (int)(groups - c) : CHUNK;                                  \
+            halves_to_floats(s + c, sf, count);                                                          \
+            if (mn) halves_to_floats(mn + c, mf, count);                                                 \
+            int i = 0;                                                                                   \
+            for (; i + 1 < count; i += 2) {                                                              \
+                GROUP_STEP(DECODE, BYTES_PER_GROUP, i, 0);                                               \
+                GROUP_STEP(DECODE, BYTES_PER_GROUP, i + 1, VECS);                                        \
+            }                                                                                            \
+            if (i < count) GROUP_STEP(DECODE, BYTES_PER_GROUP, i, 0);                                    \
+        }                                                                                                \
+        for (int r = 0; r < rows; r++) {                                                                 \
+            float total = 0.0f;                                                                          \
+            for (int v = 0; v < 2 * VECS; v++) total += VSUM(acc[r][v]);                                 \
+            y[(m0 + r) * N + n] = total;                                                                 \
+        }                                                                                                \
+    }
+
+ROW_KERNEL(q4_row, uint8_t, decode4, GROUP / 2)
+ROW_KERNEL(q8_row, int8_t, decode8, GROUP)
+
+/* Rows of x in tiles of ROWS; the switch gives the inlined kernel a constant tile height. */
+#define MATMUL(NAME, ROW, CODE_T)                                                                        \
+    void NAME(const float *x, const CODE_T *codes, const uint16_t *scale, const uint16_t *min, float *y, \
+              int64_t M, int64_t N, int64_t K, int threads) {                                            \
+        (void)threads;                                                                                   \
+        _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1)")              \
+        for (int64_t n = 0; n < N; n++) {                                                                \
+            for (int64_t m0 = 0; m0 < M; m0 += ROWS) {                                                   \
+                switch (M - m0 < ROWS ? M - m0 : ROWS) {                                                 \
+                case 1: ROW(x, codes, scale, min, y, m0, 1, n, N, K); break;                             \
+                case 2: ROW(x, codes, scale, min, y, m0, 2, n, N, K); break;                             \
+                case 3: ROW(x, codes, scale, min, y, m0, 3, n, N, K); break;                             \
+                default: ROW(x, codes, scale, min, y, m0, 4, n, N, K);                                   \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+    }
+
+MATMUL(gu_q4_matmul, q4_row, uint8_t)
+MATMUL(gu_q8_matmul, q8_row, int8_t)
+
+/* ---- dequantization (the prefill path: rebuild W once, then one float32 GEMM) --------------------- */
+
+#define DEQUANT_KERNEL(NAME, CODE_T, DECODE, BYTES_PER_GROUP)                                            \
+    void NAME(const CODE_T *codes, const uint16_t *scale, const uint16_t *min, float *w, int64_t N,       \
+              int64_t K, int threads) {                                                                  \
+        (void)threads;                                                                                   \
+        int64_t groups = K / GROUP;                                                                      \
+        _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1)")              \
+        for (int64_t i = 0; i < N * groups; i++) {                                                       \
+            vec v[VECS];                                                                                 \
+            DECODE(codes + i * (BYTES_PER_GROUP), half_to_float(scale[i]),                               \
+                   min ? half_to_float(min[i]) : 0.0f, v);                                               \
+            memcpy(w + i * GROUP, v, sizeof v);                                                          \
+        }                                                                                                \
+    }
+
+DEQUANT_KERNEL(gu_q4_dequantize, uint8_t, decode4, GROUP / 2)
+DEQUANT_KERNEL(gu_q8_dequantize, int8_t, decode8, GROUP)
