@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 from groundup.argtypes import positive_int
+from groundup.outputs import add_out_option
 
 # forms of `groundup.generate.load_model(weights=...)`, optionally ":kernel" (quantized layers' kernel)
 CONFIG_HELP = (
     "what to profile: a --weights form (float32, bfloat16, auto, int8, int4), optionally with the "
     "quantized layers' kernel: auto:reference (dequantize + matmul), auto:torch (PyTorch's int4), auto:native"
 )
-
-from groundup.outputs import add_out_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
