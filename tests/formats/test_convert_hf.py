@@ -213,3 +213,25 @@ def test_smollm2_gguf_to_hf_and_back(tmp_path, smollm2_path, our_reader):
         if k.startswith(("llama.", "tokenizer.")) or k == "general.architecture"
     ]
     assert {k: back.metadata[k] for k in model_keys} == {k: our_reader.metadata[k] for k in model_keys}
+
+
+def test_cli_from_hf_to_hf_and_compare(tiny_hf, tmp_path, capsys, data_dir):
+    import argparse
+
+    from groundup.formats import cli as formats_cli
+
+    def run(*argv):
+        parser = argparse.ArgumentParser(prog="groundup")
+        formats_cli.register(parser.add_subparsers(dest="command", required=True))
+        args = parser.parse_args(["gguf", *map(str, argv)])
+        return args.func(args)
+
+    folder = tiny_hf[0]
+    assert run("from-hf", folder, tmp_path / "a.gguf", "--type", "q8_0") == 0
+    assert run("convert", tmp_path / "a.gguf", tmp_path / "b.gguf", "--type", "q4_0") == 0
+    assert run("to-hf", tmp_path / "a.gguf", tmp_path / "hf", "--dtype", "float16") == 0
+    args = ("--windows", 2, "--window-len", 16, "--tokens", 3)
+    assert run("compare", tmp_path / "a.gguf", tmp_path / "b.gguf", *args) == 0
+    out = capsys.readouterr().out
+    assert "Q8_0" in out and "| a.gguf |" in out and "| b.gguf |" in out and "perplexity (ours)" in out
+    assert (tmp_path / "hf" / "model.safetensors").is_file()

@@ -140,3 +140,10 @@ def test_convert_tiny_model_to_q4_k_m_and_fallback(tmp_path):
     np.testing.assert_array_equal(ours.tensor("blk.1.attn_q.weight"), quantize(x, T.Q4_K))
     ref = gguf.GGUFReader(out)
     assert {t.name: t.tensor_type.name for t in ref.tensors}["blk.1.ffn_gate.weight"] == "Q4_K"
+
+
+def test_cli_lists_every_file_type():
+    from groundup.formats.cli import FILE_TYPES as CLI_TYPES
+    from groundup.formats.mixtures import FILE_TYPES
+
+    assert set(CLI_TYPES) == set(FILE_TYPES)

@@ -109,7 +109,9 @@ def empty_cache(model: nn.Module, batch: int = 1, length: int = 0) -> tuple[torc
     return torch.zeros(shape), torch.zeros(shape)
 
 
-def _export(module: nn.Module, args: tuple, path: Path, names: tuple, outputs: tuple, shapes) -> Path:
+def _export(
+    module: nn.Module, args: tuple, path: Path, names: tuple, outputs: tuple, shapes, optimize: bool = True
+) -> Path:
     require("onnxscript")
     require("onnx")
     path = Path(path)
@@ -119,7 +121,7 @@ def _export(module: nn.Module, args: tuple, path: Path, names: tuple, outputs: t
         with torch.no_grad():
             program = torch.onnx.export(
                 module.eval(), args, dynamo=True, input_names=list(names), output_names=list(outputs),
-                dynamic_shapes=shapes, verbose=False,
+                dynamic_shapes=shapes, optimize=optimize, verbose=False,
             )  # fmt: skip
         program.save(str(tmp))  # weights inside the file (small models) and checked below
         check(tmp)
@@ -129,23 +131,26 @@ def _export(module: nn.Module, args: tuple, path: Path, names: tuple, outputs: t
     return path
 
 
-def export_classifier(model: nn.Module, path: str | os.PathLike, image_shape=(1, 28, 28)) -> Path:
-    """An image classifier (B, C, H, W) -> (B, classes) with a dynamic batch axis."""
+def export_classifier(
+    model: nn.Module, path: str | os.PathLike, image_shape=(1, 28, 28), optimize: bool = True
+) -> Path:
+    """An image classifier (B, C, H, W) -> (B, classes) with a dynamic batch axis. `optimize` runs
+    onnxscript's graph optimizer (constant folding, fusions) before saving."""
     batch = torch.export.Dim("batch", min=1, max=4096)
     example = torch.randn(2, *image_shape)
-    return _export(model, (example,), path, ("images",), ("logits",), {"x": {0: batch}})
+    return _export(model, (example,), path, ("images",), ("logits",), {"x": {0: batch}}, optimize)
 
 
-def export_causal_lm(model: nn.Module, path: str | os.PathLike) -> Path:
+def export_causal_lm(model: nn.Module, path: str | os.PathLike, optimize: bool = True) -> Path:
     """A causal LM's full forward, input_ids (B, T) -> logits (B, T, V), dynamic batch and sequence."""
     batch = torch.export.Dim("batch", min=1, max=1024)
     seq = torch.export.Dim("sequence", min=1, max=model.max_context)
     example = torch.zeros(2, 8, dtype=torch.int64)
     shapes = {"input_ids": {0: batch, 1: seq}}
-    return _export(CausalLogits(model), (example,), path, ("input_ids",), ("logits",), shapes)
+    return _export(CausalLogits(model), (example,), path, ("input_ids",), ("logits",), shapes, optimize)
 
 
-def export_llama_with_cache(model: nn.Module, path: str | os.PathLike) -> Path:
+def export_llama_with_cache(model: nn.Module, path: str | os.PathLike, optimize: bool = True) -> Path:
     """Llama with a KV-cache input/output pair: dynamic batch, new tokens T and cached tokens P
     (P may be 0 for the prompt: ONNX tensors can have an empty axis)."""
     batch = torch.export.Dim("batch", min=1, max=1024)
@@ -159,7 +164,7 @@ def export_llama_with_cache(model: nn.Module, path: str | os.PathLike) -> Path:
         "past_values": {1: batch, 3: past},
     }
     names, outputs = ("input_ids", "past_keys", "past_values"), ("logits", "present_keys", "present_values")
-    return _export(LlamaWithCache(model), (ids, keys, values), path, names, outputs, shapes)
+    return _export(LlamaWithCache(model), (ids, keys, values), path, names, outputs, shapes, optimize)
 
 
 def check(path: str | os.PathLike) -> None:
