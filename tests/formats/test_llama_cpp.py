@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks import llama_cpp_ref
 from groundup.formats.convert import convert
+from groundup.formats.ggml_types import GGMLType
 from groundup.formats.gguf import GGUFReader
 
 pytestmark = [pytest.mark.module("1.4"), pytest.mark.slow]
@@ -54,6 +55,68 @@ def test_our_file_is_llama_cpps_file(ftype, f32_file, tmp_path):
     total = sum(n for _, n in differing.values())
     assert not bad, f"{sum(d for d, _ in bad.values())} of {total} blocks differ: {bad}"
     assert ours.metadata == theirs.metadata
+    assert ours_path.read_bytes() == theirs_path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def wide_f32_file(tmp_path_factory, our_reader):
+    """An 8-layer random Llama whose rows are whole 256-weight super-blocks (dim 256, ffn 512, GQA 4:2,
+    untied output): every matrix takes its K-quant with no fallback, and the 8 layers exercise the
+    first/last-eighth and every-third-layer rules. Tokenizer and the other metadata: SmolLM2's."""
+    from groundup.formats.gguf_writer import GGUFWriter
+    from groundup.formats.mixtures import llama_cpp_order
+
+    dims = {"embedding_length": 256, "feed_forward_length": 512, "block_count": 8,
+            "attention.head_count": 4, "attention.head_count_kv": 2, "rope.dimension_count": 64}  # fmt: skip
+    vocab, dim, hidden, kv_dim = len(our_reader.metadata["tokenizer.ggml.tokens"]), 256, 512, 128
+    shapes = {"token_embd.weight": (vocab, dim), "output_norm.weight": (dim,), "output.weight": (vocab, dim)}
+    for i in range(dims["block_count"]):
+        b = f"blk.{i}."
+        shapes |= {
+            b + "attn_norm.weight": (dim,), b + "attn_q.weight": (dim, dim), b + "attn_k.weight": (kv_dim, dim),
+            b + "attn_v.weight": (kv_dim, dim), b + "attn_output.weight": (dim, dim), b + "ffn_norm.weight": (dim,),
+            b + "ffn_gate.weight": (hidden, dim), b + "ffn_up.weight": (hidden, dim),
+            b + "ffn_down.weight": (dim, hidden),
+        }  # fmt: skip
+    path = tmp_path_factory.mktemp("wide") / "wide-f32.gguf"
+    writer = GGUFWriter(path)
+    for f in our_reader.fields.values():
+        key = f.name.removeprefix("llama.")
+        if f.name == "general.file_type":
+            writer.add_field(f.name, 0, f.type)
+        elif f.name.startswith("llama.") and key in dims:
+            writer.add_field(f.name, dims[key], f.type)
+        else:
+            writer.add_field(f.name, f.value, f.type, f.item_type)
+    rng = np.random.default_rng(0)
+    for name in llama_cpp_order(shapes):
+        shape = shapes[name]
+        scale = (
+            1.0 if len(shape) == 1 else 0.02 * (1 + rng.standard_normal((shape[0], 1)) ** 2)
+        )  # row scales vary
+        data = (rng.standard_normal(shape) * scale).astype(np.float32)
+        writer.add_tensor(name, data, GGMLType.F32, shape)
+    return writer.write()
+
+
+@pytest.mark.parametrize(
+    "ftype", ["q4_k_m", "q4_k_s", "q5_k_m", "q5_k_s", "q6_k", "q3_k_m", "q3_k_l", "q2_k"]
+)
+def test_k_quant_mixture_without_fallback_is_llama_cpps_file(ftype, wide_f32_file, tmp_path):
+    """Where every row is whole super-blocks, the mixture puts real Q2_K..Q6_K blocks in every matrix:
+    the tensor types, every block and the whole file equal llama.cpp's."""
+    ours_path = convert(wide_f32_file, tmp_path / "ours.gguf", ftype, order="llama.cpp")
+    theirs_path = tmp_path / "theirs.gguf"
+    llama_cpp_ref.quantize(wide_f32_file, theirs_path, ftype, threads=2)
+    ours, theirs = GGUFReader(ours_path), GGUFReader(theirs_path)
+    ours_types = {n: t.ggml_type.name for n, t in ours.tensors.items()}
+    assert ours_types == {n: t.ggml_type.name for n, t in theirs.tensors.items()}
+    assert any(t.endswith("_K") for t in ours_types.values())
+    differing = {name: differing_blocks(ours, theirs, name) for name in ours.tensors}
+    bad = {name: d for name, d in differing.items() if d[0]}
+    assert not bad, (
+        f"{sum(d for d, _ in bad.values())} of {sum(n for _, n in differing.values())} blocks differ"
+    )
     assert ours_path.read_bytes() == theirs_path.read_bytes()
 
 
