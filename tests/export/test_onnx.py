@@ -132,3 +132,14 @@ def test_smollm2_with_cache_on_onnx_runtime(smollm2, tmp_path):
     prompt = ids[0].tolist()
     ours, _ = greedy(smollm2, prompt, 24)
     assert export.OnnxCausalLM(path, smollm2.cache_spec).generate(prompt, 24) == ours
+
+
+def test_export_command_writes_a_checked_lenet(tmp_path, capsys):
+    from groundup.cli import main
+
+    assert main(["export", "onnx", "lenet", str(tmp_path / "lenet.onnx")]) == 0
+    assert "checked by onnx.checker" in capsys.readouterr().out
+    (out,) = export.session(tmp_path / "lenet.onnx").run(
+        None, {"images": np.zeros((3, 1, 28, 28), np.float32)}
+    )
+    assert out.shape == (3, 10)
