@@ -1,4 +1,4 @@
-"""ggml block formats in NumPy: dequantize every common type, quantize the simple ones.
+"""ggml block formats in NumPy: dequantize every common type; quantize the legacy ones and the K-quants.
 
 A quantized row of n weights is n / block_size blocks; each block stores one or two float16 scale
 numbers and small integers q packed into bits. Decoding is always `x = d * q` (symmetric formats,
@@ -8,12 +8,15 @@ scale that is itself multiplied by the super-block's float16 `d`.
 
 Layouts follow ggml's `ggml-common.h`; every function is checked bit-exact against the reference
 `gguf.quants` (tests/formats/test_ggml_quants.py), which also means the same float32 operation order.
+The K-quant quantizers (searches for sub-block scales) live in `k_quants.py` and are checked byte for
+byte against llama.cpp's own quantizer (tests/formats/test_k_quants.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from groundup.formats import k_quants
 from groundup.formats.ggml_types import LAYOUTS, QK_K, GGMLType
 
 PLAIN_DTYPES = {
@@ -261,6 +264,15 @@ BLOCK_QUANTIZERS = {
     GGMLType.Q5_0: _q_q5_0,
     GGMLType.Q5_1: _q_q5_1,
 }
+# the K-quants' searches (k_quants.py), checked against llama.cpp itself rather than `gguf.quants`
+K_QUANTIZERS = {
+    GGMLType.Q2_K: k_quants.quantize_q2_k,
+    GGMLType.Q3_K: k_quants.quantize_q3_k,
+    GGMLType.Q4_K: k_quants.quantize_q4_k,
+    GGMLType.Q5_K: k_quants.quantize_q5_k,
+    GGMLType.Q6_K: k_quants.quantize_q6_k,
+}
+CHUNK_BLOCKS = 512  # super-blocks per call: the searches' temporaries stay in cache (~0.5 MB each)
 
 
 def _to_bf16(x: np.ndarray) -> np.ndarray:
@@ -282,8 +294,9 @@ def quantize(x: np.ndarray, ggml_type: GGMLType) -> np.ndarray:
         return x.astype(np.float16)
     if ggml_type is GGMLType.BF16:
         return _to_bf16(x)
-    if ggml_type not in BLOCK_QUANTIZERS:
-        supported = ", ".join(["F32", "F16", "BF16", *(t.name for t in BLOCK_QUANTIZERS)])
+    quantizers = BLOCK_QUANTIZERS | K_QUANTIZERS
+    if ggml_type not in quantizers:
+        supported = ", ".join(["F32", "F16", "BF16", *(t.name for t in quantizers)])
         raise NotImplementedError(
             f"quantizing to {ggml_type.name} is not implemented; supported: {supported}"
         )
@@ -293,5 +306,8 @@ def quantize(x: np.ndarray, ggml_type: GGMLType) -> np.ndarray:
             f"x: rows of {x.shape[-1:]} weights cannot be split into {ggml_type.name} blocks of {layout.block_size}"
         )
     blocks = x.reshape(-1, layout.block_size)  # (n_blocks, block_size)
-    out = BLOCK_QUANTIZERS[ggml_type](blocks)  # (n_blocks, type_size) uint8
+    step = CHUNK_BLOCKS * QK_K // layout.block_size
+    parts = [quantizers[ggml_type](blocks[i : i + step]) for i in range(0, len(blocks), step)]
+    empty = np.empty((0, layout.type_size), np.uint8)
+    out = np.concatenate(parts) if parts else empty  # (n_blocks, type_size)
     return out.reshape(*x.shape[:-1], x.shape[-1] // layout.block_size * layout.type_size)

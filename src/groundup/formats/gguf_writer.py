@@ -2,7 +2,7 @@
 
 The writer collects everything first and writes in the one order the format allows (header, metadata,
 tensor infos, padding, aligned tensor data), so a half-built file cannot be produced by calling
-methods in the wrong order. Values keep their GGUF types when they come from a reader's `fields`;
+methods in the wrong order, and writes it atomically (a failed or interrupted write leaves no file). Values keep their GGUF types when they come from a reader's `fields`;
 plain Python values get a type inferred (bool, int -> INT32 or INT64, float -> FLOAT32, str, list).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,8 +109,21 @@ class GGUFWriter:
             ]
             offset += len(t.data) + self._pad(len(t.data))
         head = b"".join(header)
-        with open(self.path, "wb") as f:
+        with atomic_output(self.path) as f:
             f.write(head + b"\0" * self._pad(len(head)))
             for t in self.tensors.values():
                 f.write(t.data + b"\0" * self._pad(len(t.data)))
         return self.path
+
+
+@contextmanager
+def atomic_output(path: Path):
+    """A binary file that appears at `path` only once it is complete: written next to it under a
+    temporary name and renamed, removed instead if anything (an error, Ctrl-C) interrupts the write."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
