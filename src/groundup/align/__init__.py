@@ -1,4 +1,5 @@
 """Alignment: supervised fine-tuning with prompt masking, a Bradley–Terry reward model, DPO (and IPO),
+the PPO-RLHF losses (KL-penalized rewards, GAE, clipping, adaptive KL),
 and the preference data they learn from, all over any model that speaks `CausalLM`.
 
 Names load from their submodules on first use (`groundup.lazy`).
@@ -14,5 +15,6 @@ __all__ = lazy_exports(
         "reward": ["RewardModel", "bradley_terry_loss"],
         "dpo": ["DPO_LOSSES", "dpo_loss"],
         "preferences": ["PreferencePair", "rule_score", "build_pairs", "sample_responses"],
+        "ppo": ["AdaptiveKLController", "gae", "kl_penalized_rewards", "policy_loss", "value_loss"],
     },
 )
