@@ -15,6 +15,7 @@ __all__ = lazy_exports(
         "reward": ["RewardModel", "bradley_terry_loss"],
         "dpo": ["DPO_LOSSES", "dpo_loss"],
         "preferences": ["PreferencePair", "rule_score", "build_pairs", "sample_responses"],
+        "constitutional": ["PRINCIPLES", "critique_and_revise", "chat_generator", "to_pair"],
         "ppo": ["AdaptiveKLController", "gae", "kl_penalized_rewards", "policy_loss", "value_loss"],
     },
 )
