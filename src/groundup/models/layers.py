@@ -275,17 +275,25 @@ class NoCache:
     """Attention over the tokens of this call only; nothing is stored (training, scoring, encoders).
 
     `causal=False` lets every token see every other (BERT-style encoders); `dropout` drops attention
-    weights (pass it only while training).
+    weights (pass it only while training); `key_mask` (..., T) bool, False on padding, hides padded
+    keys from every query (a padded batch of sentences).
     """
 
     length = 0
 
-    def __init__(self, causal: bool = True, dropout: float = 0.0):
-        self.causal, self.dropout = causal, dropout
+    def __init__(self, causal: bool = True, dropout: float = 0.0, key_mask: torch.Tensor | None = None):
+        self.causal, self.dropout, self.key_mask = causal, dropout, key_mask
 
     def attend(self, layer, q, k, v, scale=None):
         q, k, v = (t.transpose(-3, -2) for t in (q, k, v))  # (..., H, T, D)
-        out = scaled_dot_product(q, k, v, causal=self.causal, scale=scale, dropout=self.dropout)
+        if self.key_mask is None:
+            out = scaled_dot_product(q, k, v, causal=self.causal, scale=scale, dropout=self.dropout)
+        else:
+            mask = self.key_mask[..., None, None, :]  # (..., 1, 1, T): the same keys hidden from every query
+            if self.causal:
+                t = q.shape[-2]
+                mask = mask & torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+            out = scaled_dot_product(q, k, v, mask=mask, scale=scale, dropout=self.dropout)
         return out.transpose(-3, -2)  # (..., T, H, D)
 
 
