@@ -14,6 +14,8 @@ falls linearly from `lr` to `min_lr`; vectors start uniform in ±0.5/dim, output
 
 One difference, for speed in NumPy: updates are applied in mini-batches of pairs (all gradients of
 a batch computed from the same weights, then scattered with `np.add.at`) instead of one pair at a time.
+A row that appears many times in one batch gets the sum of its updates computed from stale weights, so
+a tiny vocabulary needs a small `batch_size` (a 17-word toy corpus diverges at 512 centres, trains at 32).
 """
 
 from __future__ import annotations
@@ -70,12 +72,10 @@ class Word2Vec:
         self.counts = np.array([counts[w] for w in kept], dtype=np.int64)
         noise = self.counts.astype(np.float64) ** 0.75
         self.noise_cdf = np.cumsum(noise / noise.sum())
-        total = self.counts.sum()
-        threshold = self.cfg.sample * total
-        freq = self.counts / threshold
-        self.keep_prob = (
-            np.minimum(1.0, (np.sqrt(freq) + 1) / freq) if self.cfg.sample > 0 else np.ones(len(kept))
-        )
+        self.keep_prob = np.ones(len(kept))
+        if self.cfg.sample > 0:
+            freq = self.counts / (self.cfg.sample * self.counts.sum())
+            self.keep_prob = np.minimum(1.0, (np.sqrt(freq) + 1) / freq)
 
     # ---- training --------------------------------------------------------------------------------------
 

@@ -98,9 +98,7 @@ class Unigram:
         }
         self.tokens = list(SPECIALS) + ordered
         self.max_len = max(map(len, pieces), default=1)
-        self.unk_score = (
-            min(pieces.values(), default=0.0) - 10.0
-        )  # an unknown character costs more than any piece
+        self.unk_score = min(pieces.values(), default=0.0) - 10.0  # unknown: costs more than any piece
 
     # ---- the Tokenizer protocol -------------------------------------------------------------------
 
