@@ -258,3 +258,22 @@ def write_study_report(study: Study) -> Path:
     return write_report(
         study.out / "report.md", "Capstone 1.3: compressing a BERT sentence classifier", sections
     )
+
+
+def plot_attention(
+    model: BertClassifier, tokenizer, texts: list[str], path: Path, layer: int = -1, head: int = 0
+):
+    """A PNG of one head's attention weights (rows: queries, columns: keys) for each of `texts`."""
+    from groundup.models.bert import attention_maps
+    from groundup.reports import figure
+
+    with figure(path, ncols=len(texts), figsize=(4.2 * len(texts), 4.2)) as (_, axes):
+        for ax, text in zip(axes if len(texts) > 1 else [axes], texts):
+            b = encode_texts(tokenizer, [text], 64)
+            weights = attention_maps(model.bert, b.input_ids, b.attention_mask)[layer, 0, head]  # (T, T)
+            tokens = [tokenizer.id_to_token(i) for i in b.input_ids[0].tolist()]
+            ax.imshow(weights.numpy(), cmap="viridis", vmin=0.0)
+            ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
+            ax.set_title(f"layer {layer % model.bert.cfg.n_layer}, head {head}", fontsize=9)
+    return path
