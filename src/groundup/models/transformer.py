@@ -56,6 +56,9 @@ class TransformerConfig:
     activation: str = "gelu"
     tie_weights: bool = True
     mlp_ratio: int = 4
+    norm_eps: float = 1e-5  # LayerNorm epsilon (BERT checkpoints: 1e-12)
+    type_vocab_size: int = 0  # > 0: a learned token-type (segment) embedding is added (BERT: 2)
+    embed_norm: bool = False  # LayerNorm on the summed embeddings, before dropout (BERT)
 
     def __post_init__(self):
         for name, value, allowed in (
@@ -77,7 +80,8 @@ class TransformerConfig:
 
 class Embedding(nn.Module):
     """Token embedding plus positions: a learned table or fixed sinusoids added here; rotary positions
-    are applied inside attention instead, from the tables `rope` returns."""
+    are applied inside attention instead, from the tables `rope` returns. BERT adds a token-type
+    (segment) embedding and normalises the sum (`type_vocab_size`, `embed_norm`)."""
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -89,10 +93,19 @@ class Embedding(nn.Module):
             self.register_buffer("pe", sinusoidal_positions(cfg.block_size, cfg.n_embd), persistent=False)
         else:
             self.rotary = RotaryEmbedding(cfg.head_size, cfg.block_size)
+        if cfg.type_vocab_size:
+            self.wtt = nn.Embedding(cfg.type_vocab_size, cfg.n_embd)
+        self.ln = nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps) if cfg.embed_norm else nn.Identity()
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, idx: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """idx (..., T), positions (T,) or (..., T) (default 0..T-1) -> (..., T, C)."""
+    def forward(
+        self,
+        idx: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        token_types: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """idx (..., T), positions (T,) or (..., T) (default 0..T-1), token_types (..., T) (default 0,
+        used only with `type_vocab_size`) -> (..., T, C)."""
         if positions is None:
             positions = self.positions(idx.shape[-1])
         x = self.wte(idx)  # (..., T, C)
@@ -100,7 +113,9 @@ class Embedding(nn.Module):
             x = x + self.wpe(positions)
         elif self.cfg.pos == "sinusoidal":
             x = x + self.pe[positions]
-        return self.drop(x)
+        if self.cfg.type_vocab_size:
+            x = x + (self.wtt(token_types) if token_types is not None else self.wtt.weight[0])
+        return self.drop(self.ln(x))
 
     def positions(self, T: int) -> torch.Tensor:
         """0..T-1, refusing sequences longer than the position table."""
@@ -120,12 +135,12 @@ class Block(nn.Module):
         super().__init__()
         dim = cfg.n_embd
         self.pre_norm = cfg.norm == "pre"
-        self.ln_1 = nn.LayerNorm(dim, bias=cfg.bias)
+        self.ln_1 = nn.LayerNorm(dim, eps=cfg.norm_eps, bias=cfg.bias)
         self.attn = Attention(dim, cfg.n_head, bias=cfg.bias, dropout=cfg.dropout)
         if cross:
-            self.ln_cross = nn.LayerNorm(dim, bias=cfg.bias)
+            self.ln_cross = nn.LayerNorm(dim, eps=cfg.norm_eps, bias=cfg.bias)
             self.cross_attn = CrossAttention(dim, cfg.n_head, bias=cfg.bias, dropout=cfg.dropout)
-        self.ln_2 = nn.LayerNorm(dim, bias=cfg.bias)
+        self.ln_2 = nn.LayerNorm(dim, eps=cfg.norm_eps, bias=cfg.bias)
         self.mlp = MLP(dim, cfg.mlp_ratio * dim, cfg.activation, bias=cfg.bias, dropout=cfg.dropout)
 
     def forward(self, x, kv_cache: KVCache | None = None, layer: int = 0, rope=None, memory=None):
@@ -159,7 +174,7 @@ def init_weights(model: nn.Module, n_layer: int) -> None:
 def final_norm(cfg: TransformerConfig) -> nn.Module:
     """Pre-norm leaves the residual stream un-normalised, so a last LayerNorm follows the blocks;
     post-norm blocks already end in one."""
-    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias) if cfg.norm == "pre" else nn.Identity()
+    return nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps, bias=cfg.bias) if cfg.norm == "pre" else nn.Identity()
 
 
 class EncoderClassifier(nn.Module):

@@ -1,0 +1,107 @@
+"""groundup.nlp and BERT vs their references: MiniLM embeddings vs sentence-transformers, TF-IDF vs
+scikit-learn, Porter stemming vs NLTK, word2vec training vs gensim.
+
+Goals (issue 18): embeddings >= 1.0x sentence-transformers (batch 32, max length 128, same model and
+computation); TF-IDF fit+transform within 2x of scikit-learn; Porter words/s >= NLTK; word2vec
+words/s within 10x of gensim (optimised C, one worker). Data: WikiText-2 valid + test lines.
+"""
+
+from __future__ import annotations
+
+from benchmarks.harness import Report
+from groundup.data import load_text, minilm_dir
+
+
+def run(report: Report, quick: bool) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    lines = [
+        line
+        for line in (load_text("wikitext2", "valid") + load_text("wikitext2", "test")).splitlines()
+        if line.strip()
+    ]
+    if quick:
+        lines = lines[:2000]
+    repeats = 2 if quick else 3
+    bench_embeddings(report, lines[: 128 if quick else 512], repeats)
+    bench_tfidf(report, lines, repeats)
+    bench_porter(report, sorted({w.lower() for line in lines for w in line.split()}), repeats)
+    bench_word2vec(report, [line.lower().split() for line in lines[: 2000 if quick else 10_000]])
+
+
+def bench_embeddings(report: Report, sentences: list[str], repeats: int) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from groundup.models.bert import Bert
+
+    ours = Bert.from_pretrained(minilm_dir())
+    peer = SentenceTransformer(str(minilm_dir()), device="cpu")
+    peer.max_seq_length = 128
+    report.compare(
+        "MiniLM embeddings, batch 32, max 128",
+        lambda: ours.embed(sentences, batch_size=32, max_length=128),
+        lambda: peer.encode(sentences, batch_size=32),
+        peer_name="sentence-transformers",
+        work=len(sentences),
+        unit="sentences",
+        repeats=repeats,
+    )
+
+
+def bench_tfidf(report: Report, lines: list[str], repeats: int) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer as Peer
+
+    from groundup.nlp.tfidf import TfidfVectorizer
+
+    report.compare(
+        "TF-IDF fit_transform",
+        lambda: TfidfVectorizer().fit_transform(lines),
+        lambda: Peer().fit_transform(lines),
+        peer_name="scikit-learn",
+        work=len(lines),
+        unit="documents",
+        repeats=repeats,
+    )
+
+
+def bench_porter(report: Report, words: list[str], repeats: int) -> None:
+    from nltk.stem.porter import PorterStemmer as Peer
+
+    from groundup.nlp.stem import PorterStemmer
+
+    def ours():
+        stem = PorterStemmer("nltk", cache_size=None)  # no cache: every word stemmed
+        return [stem.stem(w) for w in words]
+
+    def peer():
+        stem = Peer()
+        return [stem.stem(w) for w in words]
+
+    report.compare(
+        "Porter stemming (distinct words)",
+        ours,
+        peer,
+        peer_name="nltk",
+        work=len(words),
+        unit="words",
+        repeats=repeats,
+    )
+
+
+def bench_word2vec(report: Report, corpus: list[list[str]]) -> None:
+    from gensim.models import Word2Vec as Peer
+
+    from groundup.nlp.word2vec import Word2Vec, Word2VecConfig
+
+    words = sum(map(len, corpus))
+    report.compare(
+        "word2vec skip-gram, 1 epoch",
+        lambda: Word2Vec(Word2VecConfig(epochs=1)).fit(corpus),
+        lambda: Peer(corpus, vector_size=100, window=5, negative=5, min_count=5, sg=1, epochs=1, workers=1),
+        peer_name="gensim",
+        work=words,
+        unit="words",
+        warmup=0,
+        repeats=1,
+    )
