@@ -6,8 +6,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-DEMOS = ("xor", "mlp", "cnn", "optimizers", "norms")
-DEFAULT_EPOCHS = {"xor": 500, "mlp": 25, "cnn": 12, "optimizers": 5, "norms": 5}
+DEMOS = ("xor", "mlp", "cnn", "optimizers", "norms", "dropout", "sensitivity", "activations")
+DEFAULT_EPOCHS = {
+    "xor": 500,
+    "mlp": 25,
+    "cnn": 12,
+    "optimizers": 5,
+    "norms": 5,
+    "dropout": 40,
+    "sensitivity": 5,
+    "activations": 1,
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a capstone and write a markdown report with plots",
         description="xor: 2-layer net with the first forward/backward pass printed; mlp/cnn: MNIST 5k "
         "classifiers; optimizers/norms: loss curves of SGD/momentum/RMSprop/Adam/AdamW or none/Batch/"
-        "Layer/GroupNorm on the same MLP.",
+        "Layer/GroupNorm on the same MLP; dropout/sensitivity/activations: the explicit Layer API's "
+        "studies (train-test gap, lr x width x depth heatmaps, gradient per layer by activation).",
     )
     demo.add_argument("name", choices=DEMOS)
     demo.add_argument(
@@ -43,7 +53,12 @@ def demo_command(args: argparse.Namespace) -> int:
     if epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {epochs}")
     with threadpool_limits(args.threads):
-        if args.name == "xor":
+        if args.name in ("dropout", "sensitivity", "activations"):
+            from groundup.grad.demos import layer_studies
+
+            kwargs = {} if args.name == "activations" else {"epochs": epochs}
+            layer_studies.STUDIES[args.name](args.out, **kwargs)
+        elif args.name == "xor":
             xor.run(args.out, steps=epochs, seed=args.seed)
         elif args.name in ("mlp", "cnn"):
             mnist.run_model(args.name, args.out, epochs, args.seed)
