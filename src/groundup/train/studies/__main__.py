@@ -1,8 +1,8 @@
 """Run one study and write its report: `python -m groundup.train.studies NAME --out DIR`.
 
-    seq2seq    0.4 date translation without attention, with Bahdanau and with Luong attention
-    lengths    0.4 RNN vs LSTM vs GRU on the adding problem as the sequence grows
-    tasks      0.8 four kinds of task through the one `fit` loop
+seq2seq    0.4 date translation without attention, with Bahdanau and with Luong attention
+lengths    0.4 RNN vs LSTM vs GRU on the adding problem as the sequence grows
+tasks      0.8 four kinds of task through the one `fit` loop
 """
 
 from __future__ import annotations
