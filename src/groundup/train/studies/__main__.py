@@ -15,6 +15,7 @@ STUDIES = {
     "seq2seq": "groundup.train.studies.seq2seq_dates",
     "lengths": "groundup.train.studies.rnn_lengths",
     "tasks": "groundup.train.studies.fit_tasks",
+    "makemore": "groundup.train.studies.makemore_stats",
 }
 
 
