@@ -146,9 +146,12 @@ def head_summary(maps: list[torch.Tensor]) -> list[dict]:
     return rows
 
 
-def write_attention_report(model, tokenizer, text: str, out_dir, name: str, causal: bool = True) -> dict:
-    """Run `text` through `model`, write layer_XX.png (heads grid), overview.png, heads.json and
-    attention.md into `out_dir`; returns {"tokens", "layers", "heads", "summary"}."""
+def write_attention_report(
+    model, tokenizer, text: str, out_dir, name: str, causal: bool = True, layers=None
+) -> dict:
+    """Run `text` through `model`, write layer_XX.png (heads grid; only the `layers` listed, default
+    all), overview.png, heads.json and attention.md into `out_dir`; returns {"tokens", "layers",
+    "heads", "summary"}."""
     from groundup.reports import markdown_table, write_json, write_report
 
     out = Path(out_dir)
@@ -159,8 +162,9 @@ def write_attention_report(model, tokenizer, text: str, out_dir, name: str, caus
     tokens = [tokenizer.decode([i]) for i in ids]
     device = next(model.parameters()).device
     maps = attention_maps(model, torch.tensor(ids, device=device), causal=causal)
-    for layer, w in enumerate(maps):
-        plot_layer(w, tokens, out / f"layer_{layer:02d}.png", f"{name}: layer {layer}")
+    drawn = range(len(maps)) if layers is None else [i for i in layers if 0 <= i < len(maps)]
+    for layer in drawn:
+        plot_layer(maps[layer], tokens, out / f"layer_{layer:02d}.png", f"{name}: layer {layer}")
     plot_overview(maps, out / "overview.png", f"{name}: {len(maps)} layers x {maps[0].shape[0]} heads")
     summary = head_summary(maps)
     write_json(out / "heads.json", {"text": text, "tokens": tokens, "heads": summary})
@@ -175,7 +179,7 @@ def write_attention_report(model, tokenizer, text: str, out_dir, name: str, caus
     sections = [
         f"Text ({len(ids)} tokens): `{text[:200]}`",
         "![every layer and head](overview.png)",
-        "Per layer: " + ", ".join(f"[{i}](layer_{i:02d}.png)" for i in range(len(maps))),
+        "Per layer: " + ", ".join(f"[{i}](layer_{i:02d}.png)" for i in drawn),
         table,
     ]
     write_report(out / "attention.md", f"Attention patterns of {name}", sections, libraries=("torch",))

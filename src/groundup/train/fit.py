@@ -99,9 +99,9 @@ def fit(model, task: Task, train_loader, val_loader, cfg: FitConfig, out=None, e
     # a relative 1e-4 is "no better" (torch's plateau threshold): evaluation noise is not progress
     stopper = EarlyStopping(cfg.early_stopping, cfg.mode, threshold=1e-4) if cfg.early_stopping else None
     forward = torch.compile(model) if cfg.compile else model
-    log = MetricsLog(Path(out) / "metrics.jsonl" if out else None, None)
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
+    log = MetricsLog(Path(out) / "metrics.jsonl" if out else None, None)
     result, best_state = FitResult(), None
     best_value = math.inf if cfg.mode == "min" else -math.inf
     start = time.perf_counter()

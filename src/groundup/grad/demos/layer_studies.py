@@ -109,15 +109,7 @@ def sensitivity(
         curves[(depth, lr, width)] = losses
         echo(f"depth {depth} lr {lr} width {width}: test accuracy {acc[d, i, j]:.4f}")
     out = Path(out_dir)
-    with figure(out / "sensitivity.png", ncols=len(depths), figsize=(4.2 * len(depths), 3.8)) as (fig, axes):
-        for d, ax in enumerate(np.atleast_1d(axes)):
-            image = ax.imshow(acc[d], vmin=0.8, vmax=1.0, cmap="viridis", origin="lower")
-            ax.set_xticks(range(len(widths)), widths)
-            ax.set_yticks(range(len(lrs)), lrs)
-            ax.set(xlabel="width", ylabel="learning rate", title=f"{depths[d]} hidden layer(s)")
-            for i, j in itertools.product(range(len(lrs)), range(len(widths))):
-                ax.text(j, i, f"{acc[d, i, j]:.3f}", ha="center", va="center", fontsize=7, color="w")
-        fig.colorbar(image, ax=list(np.atleast_1d(axes)), shrink=0.8, label="test accuracy")
+    plot_heatmaps(out / "sensitivity.png", acc, lrs, widths, depths)
     with figure(out / "sensitivity_curves.png", figsize=(6.4, 4)) as (_, ax):
         for depth in depths:
             for lr in (min(lrs), max(lrs), lrs[len(lrs) // 2]):
@@ -153,6 +145,21 @@ def sensitivity(
 
 
 GAINS = {"relu": np.sqrt(2.0), "gelu": np.sqrt(2.0), "tanh": 5 / 3, "sigmoid": 1.0}  # torch's calculate_gain
+
+
+def plot_heatmaps(path, acc: np.ndarray, lrs, widths, depths) -> Path:
+    """One (lr x width) heatmap of test accuracy per depth, on a shared colour scale."""
+    low, high = float(np.nanmin(acc)), float(np.nanmax(acc))
+    with figure(path, ncols=len(depths), figsize=(4.6 * len(depths), 3.8), squeeze=False) as (fig, axes):
+        for d, ax in enumerate(axes[0]):
+            image = ax.imshow(acc[d], vmin=low, vmax=high, cmap="viridis", origin="lower", aspect="auto")
+            ax.set_xticks(range(len(widths)), widths)
+            ax.set_yticks(range(len(lrs)), lrs)
+            ax.set(xlabel="width", ylabel="learning rate", title=f"{depths[d]} hidden layer(s)")
+            for i, j in itertools.product(range(len(lrs)), range(len(widths))):
+                ax.text(j, i, f"{acc[d, i, j]:.3f}", ha="center", va="center", fontsize=8, color="w")
+            fig.colorbar(image, ax=ax, label="test accuracy")
+    return Path(path)
 
 
 def gradient_profile(

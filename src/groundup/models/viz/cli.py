@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from groundup.argtypes import positive_int
+from groundup.argtypes import UsageError, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     attention.add_argument(
         "--max-tokens", type=positive_int, default=64, help="keep at most this many tokens of TEXT"
     )
+    attention.add_argument(
+        "--layers",
+        default="",
+        help="comma-separated layer numbers to draw one grid each (default: every layer; the overview "
+        "always shows all)",
+    )
     attention.set_defaults(func=attention_command)
 
 
@@ -39,7 +45,11 @@ def attention_command(args: argparse.Namespace) -> int:
     ids = tokenizer.encode(args.text)[: args.max_tokens]
     text = tokenizer.decode(ids)
     name = Path(args.model).name if args.model else "SmolLM2"
-    result = write_attention_report(model, tokenizer, text, args.out, name)
+    try:
+        layers = [int(x) for x in args.layers.split(",") if x.strip()] or None
+    except ValueError:
+        raise UsageError(f"--layers: expected comma-separated integers, got {args.layers!r}") from None
+    result = write_attention_report(model, tokenizer, text, args.out, name, layers=layers)
     print(f"{result['layers']} layers x {result['heads']} heads over {len(result['tokens'])} tokens")
     print(f"report: {args.out / 'attention.md'}")
     return 0

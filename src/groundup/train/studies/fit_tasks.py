@@ -157,12 +157,24 @@ def language_model_problem(workdir, epochs: int = 2, max_steps: int = 600, seed:
     )
 
 
-def run(out_dir, echo=print) -> dict:
+def run(
+    out_dir,
+    mnist_epochs: int = 6,
+    text_epochs: int = 4,
+    text_per_class: int = 2000,
+    lm_steps: int = 600,
+    echo=print,
+) -> dict:
     """Fit the four problems; write tasks.md, one metrics plot per task and results.json."""
     from groundup.reports import figure, markdown_table, write_json, write_report
 
     out = Path(out_dir)
-    problems = [mnist_problem(), diabetes_problem(), text_problem(), language_model_problem(out / "tokens")]
+    problems = [
+        mnist_problem(epochs=mnist_epochs),
+        diabetes_problem(),
+        text_problem(epochs=text_epochs, per_class=text_per_class),
+        language_model_problem(out / "tokens", epochs=1, max_steps=lm_steps),
+    ]
     rows, results = [], {}
     for p in problems:
         slug = p.name.replace(" ", "_")
