@@ -14,7 +14,7 @@ DEFAULT_EPOCHS = {
     "optimizers": 5,
     "norms": 5,
     "dropout": 40,
-    "sensitivity": 5,
+    "sensitivity": 3,
     "activations": 1,
 }
 
