@@ -131,8 +131,10 @@ def test_fit_text_classifier_and_language_model(tmp_path):
         make_loader(tokens, 16),
         make_loader(tokens, 64),
         FitConfig(epochs=3, lr=1e-2, checkpointing=True),
+        out=tmp_path / "lm",
     )
     assert res.best["val_bits_per_token"] < 0.5  # a period-4 sequence is nearly free after one token
+    assert (tmp_path / "lm" / "best.safetensors").is_file()  # tied embedding/head weights saved too
 
 
 def test_early_stopping_and_frozen_models():

@@ -141,9 +141,8 @@ def fit(model, task: Task, train_loader, val_loader, cfg: FitConfig, out=None, e
             if out:
                 from safetensors.torch import save_file
 
-                save_file(
-                    {k: v.contiguous() for k, v in best_state.items()}, str(Path(out) / "best.safetensors")
-                )
+                weights = {k: v.detach().clone() for k, v in best_state.items()}  # tied weights: a copy each
+                save_file(weights, str(Path(out) / "best.safetensors"))
         if plateau is not None:
             plateau.step(value)
         if stopper is not None and stopper.step(value):
