@@ -170,6 +170,18 @@ def test_sequence_modules_bptt(kind, batch_first):
     run_both(ours, theirs, [randn(5, 2, 3, seed=2)], pick=final)
 
 
+@pytest.mark.module("0.4")
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_bidirectional_modules_match_torch(kind):
+    """bidirectional=True: two layers over both directions, outputs (T, N, 2H), final states
+    (layers * 2, N, H) and every gradient (incl. the *_reverse weights) equal torch's."""
+    ours = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True, dtype=F64)
+    theirs = getattr(torch.nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    run_both(ours, theirs, [randn(5, 2, 3)], pick=lambda out: out[0])
+    run_both(ours, theirs, [randn(5, 2, 3, seed=3)], pick=lambda out: out[1][0] if kind == "LSTM" else out[1])
+    assert ours(Tensor(randn(5, 2, 3)))[0].shape == (5, 2, 8)
+
+
 @pytest.mark.module("0.2")
 @pytest.mark.parametrize("causal,padding", [(False, False), (True, False), (False, True)])
 def test_multi_head_attention(causal, padding):

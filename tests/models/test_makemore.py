@@ -127,3 +127,49 @@ def test_neural_bigram_learns_the_count_bigram_loss():
         loss.backward()
         opt.step()
     assert abs(loss.item() - count_loss.item()) < 1e-3, (loss.item(), count_loss.item())
+
+
+@pytest.mark.parametrize(("kind", "reference"), [("rnn", nn.RNN), ("lstm", nn.LSTM), ("gru", nn.GRU)])
+def test_bidirectional_encoder_matches_torch_with_packed_padding(kind, reference):
+    """Two bidirectional layers over right-padded rows: outputs at real steps, final states of every
+    layer/direction and the gradients equal torch's `bidirectional=True` on packed sequences."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from groundup.models.rnn import RecurrentEncoder
+
+    torch.manual_seed(3)
+    ours = RecurrentEncoder(kind, 5, 6, n_layer=2, bidirectional=True)
+    ref = reference(5, 6, num_layers=2, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for i in range(2):
+            for suffix, layers in (("", ours.forward_layers), ("_reverse", ours.backward_layers)):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(ref, f"{name}_l{i}{suffix}").copy_(getattr(layers[i], name))
+    lengths = torch.tensor([7, 4, 1])
+    x = torch.randn(3, 7, 5, requires_grad=True)
+    mask = torch.arange(7)[None] < lengths[:, None]  # (B, T)
+    out, finals = ours(x, mask)
+    packed, h_n = ref(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    expected, _ = pad_packed_sequence(packed, batch_first=True, total_length=7)
+    torch.testing.assert_close(out * mask[..., None], expected, atol=1e-6, rtol=1e-5)
+    h_ref = h_n[0] if kind == "lstm" else h_n
+    torch.testing.assert_close(torch.stack([h for h, _ in finals]), h_ref, atol=1e-6, rtol=1e-5)
+    (out * mask[..., None]).square().sum().backward()
+    expected.square().sum().backward()
+    torch.testing.assert_close(
+        ours.backward_layers[1].weight_hh.grad, ref.weight_hh_l1_reverse.grad, atol=1e-5, rtol=1e-5
+    )
+
+
+def test_sequence_classifier_reads_one_label_per_sequence():
+    from groundup.models.rnn import SequenceClassifier
+
+    model = SequenceClassifier(vocab_size=10, n_classes=3, kind="lstm", n_hidden=8, bidirectional=True)
+    idx = torch.randint(0, 10, (4, 6))
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    mask[1, 3:] = False
+    assert model(idx, mask).shape == (4, 3)
+    # padding after a row's end changes nothing
+    other = idx.clone()
+    other[1, 3:] = 0
+    torch.testing.assert_close(model(idx, mask)[1], model(other, mask)[1])

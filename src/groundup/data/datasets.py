@@ -207,11 +207,11 @@ def load_mnist_5k(test_size: int = 1000, seed: int = 0) -> ImageSplit:
     return ImageSplit(images[train], labels[train], images[test], labels[test])
 
 
-SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits")
+SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 
 
 def load_sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """One of scikit-learn's bundled tables as (X float64, y int64)."""
+    """One of scikit-learn's bundled tables as (X float64, y int64; diabetes's targets are integers)."""
     if name not in SKLEARN_DATASETS:
         raise DatasetNotFoundError(f"unknown dataset {name!r}; choose one of {', '.join(SKLEARN_DATASETS)}")
     try:

@@ -8,8 +8,17 @@ import argparse
 from groundup.argtypes import UsageError, non_negative_int, positive_int
 from groundup.outputs import add_out_option
 
-DEMOS = ("xor", "mlp", "cnn", "optimizers", "norms")
-DEFAULT_EPOCHS = {"xor": 500, "mlp": 25, "cnn": 12, "optimizers": 5, "norms": 5}
+DEMOS = ("xor", "mlp", "cnn", "optimizers", "norms", "dropout", "sensitivity", "activations")
+DEFAULT_EPOCHS = {
+    "xor": 500,
+    "mlp": 25,
+    "cnn": 12,
+    "optimizers": 5,
+    "norms": 5,
+    "dropout": 40,
+    "sensitivity": 3,
+    "activations": 1,
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a capstone and write a markdown report with plots",
         description="xor: 2-layer net with the first forward/backward pass printed; mlp/cnn: MNIST 5k "
         "classifiers; optimizers/norms: loss curves of SGD/momentum/RMSprop/Adam/AdamW or none/Batch/"
-        "Layer/GroupNorm on the same MLP.",
+        "Layer/GroupNorm on the same MLP; dropout/sensitivity/activations: the explicit Layer API's "
+        "studies (train-test gap, lr x width x depth heatmaps, gradient per layer by activation).",
     )
     demo.add_argument("name", choices=DEMOS)
     add_out_option(demo, "grad-demo", what="output directory")
@@ -48,7 +58,12 @@ def demo_command(args: argparse.Namespace) -> int:
     from groundup.outputs import chosen_dir, writing_to
 
     with writing_to(chosen_dir(args)) as out, threadpool_limits(args.threads):
-        if args.name == "xor":
+        if args.name in ("dropout", "sensitivity", "activations"):
+            from groundup.grad.demos import layer_studies
+
+            kwargs = {} if args.name == "activations" else {"epochs": epochs}
+            layer_studies.STUDIES[args.name](out, **kwargs)
+        elif args.name == "xor":
             xor.run(out, steps=epochs, seed=args.seed)
         elif args.name in ("mlp", "cnn"):
             mnist.run_model(args.name, out, epochs, args.seed)

@@ -58,15 +58,19 @@ class CountsBigram(nn.Module):
 
 
 class Bigram(nn.Module):
-    """The neural bigram: one learned (vocab, vocab) table of logits, row = current token."""
+    """The neural bigram: one learned (vocab, vocab) table of logits, row = current token.
+
+    Its optimum is the count table: softmax(logits[c]) = N[c] / sum N[c]. The table is a plain matrix
+    (not an `nn.Embedding`) so that the trainer's weight decay reaches it: decay pulls the logits
+    towards 0, the uniform distribution, which plays the part of the count model's add-alpha smoothing.
+    """
 
     def __init__(self, cfg: SequenceConfig):
         super().__init__()
-        self.table = nn.Embedding(cfg.vocab_size, cfg.vocab_size)
-        nn.init.zeros_(self.table.weight)  # uniform prediction at step 0
+        self.logits = nn.Parameter(torch.zeros(cfg.vocab_size, cfg.vocab_size))  # uniform at step 0
 
     def forward(self, idx):
-        return self.table(idx)  # (B, T, V)
+        return self.logits[idx]  # (B, T, V)
 
 
 def context_windows(idx: torch.Tensor, context: int, pad: int) -> torch.Tensor:

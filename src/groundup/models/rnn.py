@@ -7,6 +7,11 @@ bias_ih, bias_hh; LSTM gates i, f, g, o; GRU gates r, z, n) so the tests copy we
 only the recurrence h[t-1] -> h[t] runs step by step.
 
 forward(idx (B, T)) -> logits (B, T, vocab), like every rung of the ladder.
+
+Beyond the ladder: `RecurrentEncoder` stacks layers and runs them in both directions (equal to
+torch's `bidirectional=True`, and to packed sequences when given a padding mask); `SequenceClassifier`
+reads one label off a whole sequence (many-to-one); `seq2seq.py` builds the attentive
+encoder-decoder on the same layers.
 """
 
 from __future__ import annotations
@@ -39,29 +44,104 @@ class RecurrentLayer(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def forward(self, x):
+    def cell(self, xs_t, state):
+        """One step: xs_t (B, gH) is the input part W_ih x_t + b_ih; state (h, c) each (B, H) (c only
+        used by the LSTM) -> the next (h, c)."""
+        h, c = state
+        hh = F.linear(h, self.weight_hh, self.bias_hh)  # (B, gH)
+        if self.kind == "rnn":
+            return torch.tanh(xs_t + hh), c
+        if self.kind == "lstm":
+            i, f, g, o = (xs_t + hh).chunk(4, dim=1)  # (B, H) each
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # forget old, write new
+            return torch.sigmoid(o) * torch.tanh(c), c
+        xr, xz, xn = xs_t.chunk(3, dim=1)
+        hr, hz, hn = hh.chunk(3, dim=1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)  # the reset gate scales what the candidate reads of h
+        return (1 - z) * n + z * h, c  # the update gate interpolates old state and candidate
+
+    def run(self, x, state=None, *, reverse: bool = False, mask=None):
+        """x (B, T, in) -> (h (B, T, H), final (h, c)). `reverse` reads the sequence from T-1 down to 0
+        (the backward half of a bidirectional layer); `mask` (B, T), False at padding, keeps the state
+        unchanged through padded steps, so a right-padded row ends (or, reversed, starts) exactly at
+        its last real token, as with torch's packed sequences."""
         B, T, _ = x.shape
-        H = self.n_hidden
         xs = F.linear(x, self.weight_ih, self.bias_ih)  # (B, T, gH): input part of every step at once
-        h = x.new_zeros(B, H)
-        c = x.new_zeros(B, H)
-        out = []
-        for t in range(T):
-            hh = F.linear(h, self.weight_hh, self.bias_hh)  # (B, gH)
-            if self.kind == "rnn":
-                h = torch.tanh(xs[:, t] + hh)
-            elif self.kind == "lstm":
-                i, f, g, o = (xs[:, t] + hh).chunk(4, dim=1)  # (B, H) each
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # forget old, write new
-                h = torch.sigmoid(o) * torch.tanh(c)
-            else:
-                xr, xz, xn = xs[:, t].chunk(3, dim=1)
-                hr, hz, hn = hh.chunk(3, dim=1)
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                n = torch.tanh(xn + r * hn)  # the reset gate scales what the candidate reads of h
-                h = (1 - z) * n + z * h  # the update gate interpolates old state and candidate
-            out.append(h)
-        return torch.stack(out, dim=1)  # (B, T, H)
+        if state is None:
+            state = (x.new_zeros(B, self.n_hidden), x.new_zeros(B, self.n_hidden))
+        out = [None] * T
+        for t in reversed(range(T)) if reverse else range(T):
+            new = self.cell(xs[:, t], state)
+            if mask is not None:
+                keep = mask[:, t, None]  # (B, 1)
+                new = tuple(torch.where(keep, n, s) for n, s in zip(new, state))
+            state = new
+            out[t] = state[0]
+        return torch.stack(out, dim=1), state  # (B, T, H)
+
+    def forward(self, x):
+        return self.run(x)[0]  # (B, T, H)
+
+
+class RecurrentEncoder(nn.Module):
+    """Stacked recurrent layers, optionally bidirectional: x (B, T, in) -> (out (B, T, D*H), finals).
+
+    A bidirectional layer runs a second layer over the reversed sequence and concatenates the two
+    states at every step, so position t sees the whole sequence: the left context from the forward
+    half, the right context from the backward half. `finals` lists the last (h, c) of every layer and
+    direction in torch's order (layer 0 forward, layer 0 backward, layer 1 forward, ...).
+    """
+
+    def __init__(self, kind: str, n_in: int, n_hidden: int, n_layer: int = 1, bidirectional: bool = False):
+        super().__init__()
+        self.directions = 2 if bidirectional else 1
+        self.n_hidden = n_hidden
+        width = [n_in] + [self.directions * n_hidden] * (n_layer - 1)
+        self.forward_layers = nn.ModuleList(RecurrentLayer(kind, w, n_hidden) for w in width)
+        self.backward_layers = nn.ModuleList(
+            RecurrentLayer(kind, w, n_hidden) for w in (width if bidirectional else [])
+        )
+
+    def forward(self, x, mask=None):
+        finals = []
+        for i, layer in enumerate(self.forward_layers):
+            out, final = layer.run(x, mask=mask)
+            finals.append(final)
+            if self.directions == 2:
+                back, back_final = self.backward_layers[i].run(x, reverse=True, mask=mask)
+                finals.append(back_final)
+                out = torch.cat([out, back], dim=-1)  # (B, T, 2H)
+            x = out
+        return x, finals
+
+
+class SequenceClassifier(nn.Module):
+    """Many-to-one: embed tokens, run a (bidirectional) recurrent encoder, classify from the final
+    states (the forward half's last real step and, if bidirectional, the backward half's first).
+
+    forward(idx (B, T), mask (B, T) | None) -> class logits (B, n_classes).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int,
+        kind: str = "gru",
+        n_embd: int = 32,
+        n_hidden: int = 64,
+        n_layer: int = 1,
+        bidirectional: bool = False,
+    ):
+        super().__init__()
+        self.wte = nn.Embedding(vocab_size, n_embd)
+        self.encoder = RecurrentEncoder(kind, n_embd, n_hidden, n_layer, bidirectional)
+        self.head = nn.Linear(self.encoder.directions * n_hidden, n_classes)
+
+    def forward(self, idx, mask=None):
+        _, finals = self.encoder(self.wte(idx), mask)
+        last = finals[-self.encoder.directions :]  # the top layer's directions
+        return self.head(torch.cat([h for h, _ in last], dim=-1))  # (B, n_classes)
 
 
 class Recurrent(nn.Module):

@@ -17,7 +17,7 @@ import numpy as np
 
 from groundup.grad.functional import linear
 from groundup.grad.nn.module import Module, Parameter
-from groundup.grad.ops import split, stack
+from groundup.grad.ops import concatenate, split, stack
 from groundup.grad.tensor import Tensor
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -94,7 +94,12 @@ class GRUCell(_Cell):
 
 
 class _Recurrent(Module):
-    """Stacked recurrent layers over a sequence (T, N, in), or (N, T, in) with batch_first."""
+    """Stacked recurrent layers over a sequence (T, N, in), or (N, T, in) with batch_first.
+
+    `bidirectional=True` runs a second set of weights (names ending in `_reverse`, as in torch) over
+    the reversed sequence; each layer's output is [forward state; backward state] (2H features), and
+    the final states are ordered layer by layer, forward before backward: (layers * 2, N, H).
+    """
 
     kind = "rnn"
 
@@ -106,6 +111,7 @@ class _Recurrent(Module):
         bias: bool = True,
         batch_first: bool = False,
         nonlinearity: str = "tanh",
+        bidirectional: bool = False,
         dtype=np.float32,
         rng=None,
     ):
@@ -113,22 +119,39 @@ class _Recurrent(Module):
         rng = rng if rng is not None else np.random.default_rng()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.batch_first, self.nonlinearity, self.bias = batch_first, nonlinearity, bias
+        self.bidirectional = bidirectional
+        self.directions = ("", "_reverse") if bidirectional else ("",)
         k, bound = GATES[self.kind] * hidden_size, 1 / math.sqrt(hidden_size)
         for layer in range(num_layers):
-            width = input_size if layer == 0 else hidden_size
-            setattr(self, f"weight_ih_l{layer}", _uniform((k, width), bound, dtype, rng))
-            setattr(self, f"weight_hh_l{layer}", _uniform((k, hidden_size), bound, dtype, rng))
-            if bias:
-                setattr(self, f"bias_ih_l{layer}", _uniform((k,), bound, dtype, rng))
-                setattr(self, f"bias_hh_l{layer}", _uniform((k,), bound, dtype, rng))
+            width = input_size if layer == 0 else hidden_size * len(self.directions)
+            for suffix in self.directions:
+                setattr(self, f"weight_ih_l{layer}{suffix}", _uniform((k, width), bound, dtype, rng))
+                setattr(self, f"weight_hh_l{layer}{suffix}", _uniform((k, hidden_size), bound, dtype, rng))
+                if bias:
+                    setattr(self, f"bias_ih_l{layer}{suffix}", _uniform((k,), bound, dtype, rng))
+                    setattr(self, f"bias_hh_l{layer}{suffix}", _uniform((k,), bound, dtype, rng))
 
-    def _layer_weights(self, layer: int):
+    def _layer_weights(self, layer: int, suffix: str = ""):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return tuple(self._parameters.get(f"{n}_l{layer}") for n in names)
+        return tuple(self._parameters.get(f"{n}_l{layer}{suffix}") for n in names)
 
     def _initial(self, x: Tensor, given):
-        zeros = Tensor(np.zeros((self.num_layers, x.shape[1], self.hidden_size), x.dtype))
+        rows = self.num_layers * len(self.directions)
+        zeros = Tensor(np.zeros((rows, x.shape[1], self.hidden_size), x.dtype))
         return zeros if given is None else given
+
+    def _run(self, steps: list[Tensor], weights, h: Tensor, c: Tensor | None):
+        """One direction of one layer over `steps` (each (N, in)): (outputs, final h, final c)."""
+        outputs = []
+        for xt in steps:
+            if self.kind == "lstm":
+                h, c = lstm_step(xt, (h, c), *weights)
+            elif self.kind == "gru":
+                h = gru_step(xt, h, *weights)
+            else:
+                h = rnn_step(xt, h, *weights, self.nonlinearity)
+            outputs.append(h)
+        return outputs, h, c
 
     def forward(self, x: Tensor, state=None):
         if x.ndim != 3 or x.shape[-1] != self.input_size:
@@ -141,29 +164,27 @@ class _Recurrent(Module):
             h0, c0 = (None, None) if state is None else state
             h0, c0 = self._initial(x, h0), self._initial(x, c0)
         else:
-            h0 = self._initial(x, state)
+            h0, c0 = self._initial(x, state), None
         steps = [x[t] for t in range(x.shape[0])]
         finals_h, finals_c = [], []
         for layer in range(self.num_layers):
-            w = self._layer_weights(layer)
-            h = h0[layer]
-            c = c0[layer] if self.kind == "lstm" else None
-            outputs = []
-            for xt in steps:
-                if self.kind == "lstm":
-                    h, c = lstm_step(xt, (h, c), *w)
-                elif self.kind == "gru":
-                    h = gru_step(xt, h, *w)
-                else:
-                    h = rnn_step(xt, h, *w, self.nonlinearity)
-                outputs.append(h)
-            steps = outputs
-            finals_h.append(h)
-            finals_c.append(c)
-        out = stack(steps, axis=0)  # (T, N, H)
+            per_direction = []
+            for d, suffix in enumerate(self.directions):
+                row = layer * len(self.directions) + d
+                order = steps if d == 0 else steps[::-1]  # the backward direction reads T-1 .. 0
+                c = c0[row] if c0 is not None else None
+                outputs, h, c = self._run(order, self._layer_weights(layer, suffix), h0[row], c)
+                per_direction.append(outputs if d == 0 else outputs[::-1])
+                finals_h.append(h)
+                finals_c.append(c)
+            if len(per_direction) == 1:
+                steps = per_direction[0]
+            else:
+                steps = [concatenate(pair, axis=-1) for pair in zip(*per_direction)]  # (N, 2H) each
+        out = stack(steps, axis=0)  # (T, N, D*H)
         if self.batch_first:
             out = out.transpose(0, 1)
-        h_n = stack(finals_h, axis=0)  # (layers, N, H)
+        h_n = stack(finals_h, axis=0)  # (layers * D, N, H)
         if self.kind == "lstm":
             return out, (h_n, stack(finals_c, axis=0))
         return out, h_n
