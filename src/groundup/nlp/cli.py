@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from groundup.argtypes import positive_int
+from groundup.argtypes import float_range, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     finetune.add_argument("--out", type=Path, required=True, help="folder for the fine-tuned classifier")
     finetune.add_argument("--train-size", type=positive_int, default=1200, help="training tweets")
     finetune.add_argument("--test-size", type=positive_int, default=500, help="held-out tweets")
-    finetune.add_argument("--epochs", type=float, default=1.0)
-    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument(
+        "--epochs", type=float_range(0, low_open=True), default=1.0, help="passes over the training tweets"
+    )
+    finetune.add_argument("--seed", type=int, default=0, help="random seed")
     finetune.set_defaults(func=finetune_command)
 
     classify = sub.add_parser("classify", help="label sentences with a fine-tuned classifier")

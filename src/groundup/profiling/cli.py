@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
 
 from groundup.argtypes import positive_int
-from groundup.outputs import add_out_option
+from groundup.outputs import add_out_option, out_dir
 
 # forms of `groundup.generate.load_model(weights=...)`, optionally ":kernel" (quantized layers' kernel)
 CONFIG_HELP = (
@@ -68,8 +67,8 @@ def register_profile(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--tokens", type=positive_int, default=16, help="decoded tokens per measurement")
     d.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     d.add_argument("--top", type=positive_int, default=12, help="operators listed per configuration")
-    d.add_argument(
-        "--out", type=Path, default=Path("profile-decode"), help="folder for traces, report and plots"
+    add_out_option(
+        d, "profile-decode", docs="docs/notes/1.6-decode-profile", what="folder for traces, report and plots"
     )
     d.set_defaults(func=profile_decode_command)
     q = sub.add_parser(
@@ -79,11 +78,12 @@ def register_profile(subparsers: argparse._SubParsersAction) -> None:
         "5k digits and logs weight/activation histograms every step (`tensorboard --logdir OUT`).",
     )
     q.add_argument("--steps", type=positive_int, default=30, help="training steps")
-    q.add_argument("--out", type=Path, default=Path("runs/qat"), help="TensorBoard log folder")
+    add_out_option(q, "profile-qat", what="TensorBoard log folder")
     q.set_defaults(func=profile_qat_command)
 
 
 def profile_decode_command(args: argparse.Namespace) -> int:
+    out = out_dir(args)
     import torch
 
     from groundup.generate.loading import WEIGHTS, load_model
@@ -103,13 +103,14 @@ def profile_decode_command(args: argparse.Namespace) -> int:
         return model, tokenizer
 
     torch.set_num_threads(args.threads)
-    report = run_decode_study(args.configs, args.out, load, tokens=args.tokens, top=args.top)
+    report = run_decode_study(args.configs, out, load, tokens=args.tokens, top=args.top)
     print(report.read_text())
     return 0
 
 
 def profile_qat_command(args: argparse.Namespace) -> int:
     """LeNet-5 with fake-quantized INT8 weights and activations, fine-tuned on MNIST 5k, histograms logged."""
+    out = out_dir(args)
     import torch
 
     from groundup.models.cnn import LeNet5
@@ -122,7 +123,7 @@ def profile_qat_command(args: argparse.Namespace) -> int:
     data = load_mnist()
     model = swap_quant_layers(LeNet5(), QuantConfig(mode="fake", observer="moving_average"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    with HistogramLogger(args.out, layer_types=(QuantLinear, QuantConv2d)) as logger:
+    with HistogramLogger(out, layer_types=(QuantLinear, QuantConv2d)) as logger:
         for step in range(args.steps):
             batch = torch.randint(0, len(data.x_train), (64,))
             with logger.activations(model):
@@ -131,8 +132,6 @@ def profile_qat_command(args: argparse.Namespace) -> int:
             loss.backward()
             opt.step()
             logger.log(model, step)
-    tags = read_histograms(args.out)
-    print(
-        f"wrote {len(tags)} histogram series to {args.out}; view them with `tensorboard --logdir {args.out}`"
-    )
+    tags = read_histograms(out)
+    print(f"wrote {len(tags)} histogram series to {out}; view them with `tensorboard --logdir {out}`")
     return 0

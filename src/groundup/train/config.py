@@ -37,9 +37,7 @@ ARCH_FIELDS = (
 )
 
 # The values each numeric field accepts: (low, high, ends), None = unbounded, ends "[]" closed, "()" open.
-AT_LEAST_ONE = (
-    "n_layer n_head n_embd n_hidden context block_size batch_size grad_accum max_iters eval_interval"
-)
+AT_LEAST_ONE = "n_layer n_head n_embd n_hidden context block_size n_experts top_k batch_size grad_accum max_iters eval_interval"
 AT_LEAST_ZERO = "warmup_iters lr_decay_iters patience ckpt_interval threads lr min_lr weight_decay grad_clip"
 LIMITS: dict[str, tuple] = {
     **dict.fromkeys((AT_LEAST_ONE + " eval_iters log_interval").split(), (1, None, "[]")),
@@ -120,6 +118,8 @@ class TrainConfig:
             check_range(name, getattr(self, name))
         if self.model == "gpt" and self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.top_k > self.n_experts:
+            raise ValueError(f"top_k ({self.top_k}) must be <= n_experts ({self.n_experts})")
         if self.lr_decay_iters == 0:
             self.lr_decay_iters = self.max_iters
 
