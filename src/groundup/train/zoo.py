@@ -4,30 +4,16 @@ from __future__ import annotations
 
 from torch import nn
 
-from groundup.models.gpt import GPT, GPTConfig
+from groundup.models.gpt import GPT
 from groundup.models.makemore import MLP, Bigram, CountsBigram, SequenceConfig, WaveNet
 from groundup.models.rnn import LSTMAttention, Recurrent
 from groundup.train.config import TrainConfig
-from groundup.train.zoo_modern import MODERN, build_modern
+from groundup.train.zoo_modern import MODERN, build_modern, gpt_config
 
 
 def build_model(cfg: TrainConfig, vocab_size: int) -> nn.Module:
     if cfg.model == "gpt":
-        return GPT(
-            GPTConfig(
-                vocab_size=vocab_size,
-                block_size=cfg.block_size,
-                n_layer=cfg.n_layer,
-                n_head=cfg.n_head,
-                n_embd=cfg.n_embd,
-                dropout=cfg.dropout,
-                bias=cfg.bias,
-                norm=cfg.norm,
-                pos=cfg.pos,
-                activation=cfg.activation,
-                tie_weights=cfg.tie_weights,
-            )
-        )
+        return GPT(gpt_config(cfg, vocab_size))
     if cfg.model in MODERN:
         return build_modern(cfg, vocab_size)
     seq = SequenceConfig(

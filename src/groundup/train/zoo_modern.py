@@ -20,6 +20,7 @@ MODERN = ("moe_gpt", "linear_gpt", "mamba", "rwkv", "retnet")
 
 
 def gpt_config(cfg: TrainConfig, vocab_size: int) -> GPTConfig:
+    """The GPT shape a `TrainConfig` describes (gpt, and the GPT variants moe_gpt and linear_gpt)."""
     return GPTConfig(
         vocab_size=vocab_size,
         block_size=cfg.block_size,
