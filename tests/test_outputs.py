@@ -126,7 +126,7 @@ def test_bench_results_go_to_the_user_folder_unless_write_docs(tmp_path, monkeyp
 
 
 def test_doctor_names_what_is_missing_instead_of_saying_ok(monkeypatch, capsys):
-    from groundup.data import cli as data_cli
+    from groundup.commands import data as data_cli
 
     monkeypatch.setattr(data_cli, "version_of", lambda dist: None if dist == "tiktoken" else "1.0")
     monkeypatch.setattr(data_cli, "dataset_rows", lambda: [("wikitext2/test", "MISSING", "not found")])

@@ -1,8 +1,10 @@
 """The `groundup` command: a thin argparse front over the library.
 
-Each area registers its own subcommands in a `cli.py` of its package (`groundup/<area>/cli.py`, or a
-sub-area's `groundup/<area>/<sub>/cli.py`) with a function `register(subparsers)`; handlers import their heavy dependencies (torch, the model) only when they
-run, so `groundup --help` stays fast. A handler returns an exit code (or None for 0).
+Each area's subcommands live in one module of the package `groundup.commands` (`commands/<area>.py`),
+which sits above every area: a command loads a model and wires areas together, so it must not live
+inside a lower layer. Each module defines `register(subparsers)`; handlers import their heavy
+dependencies (torch, the model) only when they run, so `groundup --help` stays fast. A handler returns
+an exit code (or None for 0).
 """
 
 from __future__ import annotations
@@ -19,15 +21,11 @@ from groundup.argtypes import Parser, UsageError
 from groundup.errors import GroundupError
 
 
-def area_cli_modules() -> list[str]:
-    """Every `cli.py` below the package (`groundup.<area>.cli`, `groundup.<area>.<sub>.cli`), found on
-    disk so that no area package is imported just to build the parser."""
-    root = Path(groundup.__file__).parent
-    names = []
-    for path in root.glob("*/**/cli.py"):
-        parts = path.relative_to(root).with_suffix("").parts
-        names.append(".".join(("groundup", *parts)))
-    return sorted(names)
+def command_modules() -> list[str]:
+    """Every module of `groundup.commands` that registers commands, found on disk so that adding an area's
+    commands is adding one file."""
+    folder = Path(groundup.__file__).parent / "commands"
+    return sorted(f"groundup.commands.{path.stem}" for path in folder.glob("*.py") if path.stem != "__init__")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"groundup {groundup.__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_name in area_cli_modules():
+    for module_name in command_modules():
         importlib.import_module(module_name).register(subparsers)
     return parser
 

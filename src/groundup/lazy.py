@@ -1,7 +1,7 @@
 """Lazy package exports (PEP 562), so that importing a package costs nothing until a name is used.
 
-`groundup --help` imports every area's `cli.py`, and importing `groundup.quant.cli` first imports the
-package `groundup.quant`. If that package's `__init__` imported its submodules eagerly, listing the
+`groundup --help` imports every module of `groundup.commands`, and `groundup.commands.quant_llm` imports
+`groundup.quant.llm.methods`, which first imports the package `groundup.quant`. If that package's `__init__` imported its submodules eagerly, listing the
 commands would import torch, NumPy, SciPy and the rest (about 2 s). Instead a package names the
 submodule that defines each public name:
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from groundup.checkout import repo_root
-from groundup.classic.cli import EXAMPLES, run_module
+from groundup.commands.classic import EXAMPLES, run_module
 
 pytestmark = pytest.mark.module("0.1")
 

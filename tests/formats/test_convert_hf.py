@@ -218,7 +218,7 @@ def test_smollm2_gguf_to_hf_and_back(tmp_path, smollm2_path, our_reader):
 def test_cli_from_hf_to_hf_and_compare(tiny_hf, tmp_path, capsys, data_dir):
     import argparse
 
-    from groundup.formats import cli as formats_cli
+    from groundup.commands import formats as formats_cli
 
     def run(*argv):
         parser = argparse.ArgumentParser(prog="groundup")

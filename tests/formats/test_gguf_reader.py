@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from groundup.commands import formats as formats_cli
 from groundup.formats import GGMLType, GGUFError, GGUFReader, ValueType
-from groundup.formats import cli as formats_cli
 from groundup.formats.convert import convert
 from groundup.formats.ggml_quants import quantize
 from groundup.formats.gguf_writer import GGUFWriter

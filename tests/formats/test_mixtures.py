@@ -143,7 +143,7 @@ def test_convert_tiny_model_to_q4_k_m_and_fallback(tmp_path):
 
 
 def test_cli_lists_every_file_type():
-    from groundup.formats.cli import FILE_TYPES as CLI_TYPES
+    from groundup.commands.formats import FILE_TYPES as CLI_TYPES
     from groundup.formats.mixtures import FILE_TYPES
 
     assert set(CLI_TYPES) == set(FILE_TYPES)

@@ -93,7 +93,7 @@ def test_prompt_longer_than_context():
 def test_generate_cli_greedy_matches_library(smollm2, smollm2_tokenizer, capsys):
     import argparse
 
-    from groundup.generate import cli as generate_cli
+    from groundup.commands import generate as generate_cli
 
     parser = argparse.ArgumentParser(prog="groundup")
     generate_cli.register(parser.add_subparsers(dest="command", required=True))

@@ -7,8 +7,8 @@ import argparse
 import pytest
 import torch
 
+from groundup.commands import generate as generate_cli
 from groundup.generate import SamplingParams, generate, stream
-from groundup.generate import cli as generate_cli
 
 pytestmark = pytest.mark.module("2.1")
 

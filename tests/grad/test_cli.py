@@ -1,6 +1,6 @@
 """`groundup grad demo xor`: the report, the plot and the hand-vs-autograd check of the first step.
 
-The parser is built from `groundup.grad.cli.register` alone, so other areas' commands cannot affect it.
+The parser is built from `groundup.commands.grad.register` alone, so other areas' commands cannot affect it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from groundup.grad import cli
+from groundup.commands import grad as cli
 
 pytestmark = pytest.mark.module("0.2")
 

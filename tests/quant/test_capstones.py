@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from groundup.compress import cli as compress_cli
-from groundup.quant import cli as quant_cli
+from groundup.commands import compress as compress_cli
+from groundup.commands import quant as quant_cli
 
 
 @pytest.mark.module("1.1")

@@ -6,8 +6,8 @@ import re
 import pytest
 import torch
 
+from groundup.commands.quant_llm import size_line
 from groundup.models.llama import Llama, LlamaConfig
-from groundup.quant.llm.cli import size_line
 from groundup.quant.llm.quantize import quantize_llm
 
 pytestmark = pytest.mark.module("1.2")

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from groundup.serve.cli import add_engine_arguments, engine_config
+from groundup.commands.serve import add_engine_arguments, engine_config
 from groundup.serve.config import EngineConfig
 
 pytestmark = pytest.mark.module("2.2")

@@ -2,7 +2,7 @@
 
 `EngineConfig` extends `SchedulerConfig`, so the engine hands its own config to the scheduler and no
 field is listed twice. `ServerConfig` bounds the work one HTTP request can cause before the engine
-sees it. `groundup serve` derives its flags from these fields (see `serve/cli.py`).
+sees it. `groundup serve` derives its flags from these fields (see `commands/serve.py`).
 Plain dataclasses, no torch: the CLI builds its parser from them without loading the engine.
 """
 

@@ -13,7 +13,7 @@ import dataclasses
 import os
 
 from groundup.argtypes import non_negative_int, port, positive_int
-from groundup.generate.cli import add_weights_argument
+from groundup.commands.generate import add_weights_argument
 from groundup.serve.config import SPECULATIVE, EngineConfig, ServerConfig
 
 # flag -> (config field, help); `--no-prefix-caching` turns the boolean field off

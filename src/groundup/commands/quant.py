@@ -1,4 +1,4 @@
-"""`groundup quant ...`: the quantization capstones (and, when present, groundup.quant.llm's commands).
+"""`groundup quant ...`: the quantization capstones, plus `quant report` from `commands/quant_llm.py`.
 
 Reports go to ./groundup-out/quant-<name>/ (or --out); `--write-docs` regenerates the committed ones in
 docs/notes/1.1-capstone/.
@@ -7,9 +7,9 @@ docs/notes/1.1-capstone/.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 
 from groundup.argtypes import non_negative_int, positive_int
+from groundup.commands.quant_llm import add_quant_subcommands
 from groundup.outputs import add_out_option
 
 DOCS = "docs/notes/1.1-capstone"
@@ -34,10 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     q.set_defaults(func=qat_command)
 
-    if importlib.util.find_spec("groundup.quant.llm") and importlib.util.find_spec("groundup.quant.llm.cli"):
-        from groundup.quant.llm.cli import add_quant_subcommands
-
-        add_quant_subcommands(quant_subparsers)
+    add_quant_subcommands(quant_subparsers)
 
 
 def common(p: argparse.ArgumentParser, command: str) -> None:

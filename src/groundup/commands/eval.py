@@ -10,9 +10,9 @@ from groundup.argtypes import UsageError, int_range, non_negative_int, positive_
 
 
 def run_ppl(args: argparse.Namespace) -> int:
+    from groundup.commands.generate import load_model
     from groundup.data import load_text
     from groundup.eval import perplexity
-    from groundup.generate.cli import load_model
 
     if args.stride > args.context:
         raise UsageError(f"--stride ({args.stride}) must not exceed --context ({args.context})")
@@ -33,7 +33,7 @@ def run_ppl(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from groundup.generate.cli import add_model_arguments
+    from groundup.commands.generate import add_model_arguments
 
     p = subparsers.add_parser("ppl", help="perplexity of the model on a corpus (sliding window)")
     p.add_argument("--dataset", default="wikitext2", help="text corpus (wikitext2, tinyshakespeare)")

@@ -1,1 +1,0 @@
-"""`groundup viz`: commands that draw what a model computes (attention patterns, 0.5)."""
