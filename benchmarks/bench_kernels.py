@@ -1,7 +1,8 @@
 """Group int4/int8 GEMV kernels at batch 1 on SmolLM2-135M's shapes: ours vs PyTorch's vs float32.
 
 Per shape (N outputs x K inputs, one row of x): our fused dequantize-and-dot kernel (int4 and int8,
-float32 activations, `groundup.kernels.native`), PyTorch's `_weight_int4pack_mm_for_cpu` (bfloat16
+float32 activations, `groundup.kernels.native`), the same with x rounded to int8 per group of 32 and
+integer dot products (`dot8`, llama.cpp's method), PyTorch's `_weight_int4pack_mm_for_cpu` (bfloat16
 activations: its fast path) and `_weight_int8pack_mm` (bfloat16, one scale per row), a float32
 `F.linear` on the dense weight, and dequantize-then-matmul (what a runtime without a fused kernel
 does per call). One thread, medians of `repeats` calls after a warm-up; `speedup` in each compare row
@@ -48,6 +49,8 @@ def run(report: Report, quick: bool) -> None:
         report.add(
             case=f"{label}: ratios",
             ours_int4_over_torch_int4=us["ours int4"] / us["torch int4 (bf16)"],
+            dot8_over_ours_int4=us["ours int4 dot8"] / us["ours int4"],
+            dot8_over_torch_int4=us["ours int4 dot8"] / us["torch int4 (bf16)"],
             dequant_matmul_over_ours_int4=us["dequantize + matmul"] / us["ours int4"],
             float32_over_ours_int4=us["float32 F.linear"] / us["ours int4"],
         )
@@ -68,6 +71,8 @@ def time_variants(n: int, k: int, repeats: int) -> dict[str, float]:
     return {
         "ours int4": time(lambda: int4.matmul_native(x, codes, scale, mins)),
         "ours int8": time(lambda: int8.matmul_native(x, c8, scale, mins)),
+        "ours int4 dot8": time(lambda: native.q4_matmul_dot8(x, codes, scale, mins)),
+        "ours int8 dot8": time(lambda: native.q8_matmul_dot8(x, c8, scale, mins)),
         "torch int4 (bf16)": time(lambda: int4.matmul_torch(x, packed, scales_and_zeros)),
         "torch int8 per-row (bf16)": time(lambda: int8.matmul_torch(x, c8_rows, s8_rows)),
         "float32 F.linear": time(lambda: F.linear(x, dense)),

@@ -3,8 +3,8 @@
 Every engine runs on the same bundled GGUF file, each measurement in a fresh process (so one engine's
 caches and allocator state cannot help or hurt the next), engines alternating within each round,
 at least 3 rounds; the table holds medians over rounds. Engines: groundup with each weight form
-(`float32`: everything dequantized; `auto`: Q4_1 -> int4, Q8_0 -> int8, our fused kernel; `int8`;
-`int4`) and llama.cpp through llama-cpp-python (skipped with the reason when it does not import).
+(`float32`: everything dequantized; `auto`: Q4_1 -> int4, Q8_0 -> int8, our fused kernel; `auto:dot8`:
+the same weights through our int8-activation kernel, llama.cpp's method; `int8`; `int4`) and llama.cpp through llama-cpp-python (skipped with the reason when it does not import).
 
 Decode: greedy, batch 1, 128 new tokens (32 with --quick) after a 5-token prompt, EOS ignored.
 Prompt: one prefill of 512 tokens (128 with --quick) to the last position's logits. Threads: 1 (and
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("ours:float32", "ours:auto", "ours:int8", "ours:int4", "llama.cpp")
+ENGINES = ("ours:float32", "ours:auto", "ours:auto:dot8", "ours:int8", "ours:int4", "llama.cpp")
 PROMPT = [504, 3575, 282, 4649, 314]  # "The capital of France is"
 
 
@@ -81,7 +81,7 @@ def add_ratios(report, threads: list[int]) -> None:
     for t in threads:
         base = rows.get(f"ours:float32 {t} thread(s)")
         peer = rows.get(f"llama.cpp {t} thread(s)")
-        for engine in ("ours:auto", "ours:int8", "ours:int4"):
+        for engine in ("ours:auto", "ours:auto:dot8", "ours:int8", "ours:int4"):
             row = rows.get(f"{engine} {t} thread(s)")
             if row is None:
                 continue
@@ -118,12 +118,16 @@ def measure_ours(form: str, threads: int, decode: int, prompt: int) -> dict:
     from groundup.data import smollm2_gguf_path
     from groundup.generate import SamplingParams, generate
     from groundup.models.llama import Llama
+    from groundup.models.quantized import use_kernel
     from groundup.profiling import PeakRSS
 
     torch.set_num_threads(threads)
+    form, _, kernel = form.partition(":")  # e.g. auto:dot8
     with PeakRSS() as mem:
         start = time.perf_counter()
         model = Llama.from_gguf(smollm2_gguf_path(), weights=form)
+        if kernel:
+            use_kernel(model, kernel)
         load_s = time.perf_counter() - start
     params = SamplingParams(temperature=0, max_tokens=decode, ignore_eos=True)
     generate(model, PROMPT, SamplingParams(temperature=0, max_tokens=4, ignore_eos=True))  # warm-up

@@ -14,7 +14,8 @@ from groundup.outputs import add_out_option, out_dir
 # forms of `groundup.generate.load_model(weights=...)`, optionally ":kernel" (quantized layers' kernel)
 CONFIG_HELP = (
     "what to profile: a --weights form (float32, bfloat16, auto, int8, int4), optionally with the "
-    "quantized layers' kernel: auto:reference (dequantize + matmul), auto:torch (PyTorch's int4), auto:native"
+    "quantized layers' kernel: auto:reference (dequantize + matmul), auto:torch (PyTorch's int4), auto:native, "
+    "auto:dot8 (ours with int8 activations)"
 )
 
 
@@ -92,7 +93,7 @@ def profile_decode_command(args: argparse.Namespace) -> int:
 
     for config in args.configs:
         form, _, kernel = config.partition(":")
-        if form not in WEIGHTS or kernel not in ("", "native", "torch", "reference"):
+        if form not in WEIGHTS or kernel not in ("", "native", "dot8", "torch", "reference"):
             raise ValueError(f"configs: {config!r} is not FORM[:KERNEL]; {CONFIG_HELP}")
 
     def load(config: str):

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from groundup.kernels import native
 
 GROUP = 32
-KERNELS = ("native", "torch", "reference")
+KERNELS = ("native", "dot8", "torch", "reference")
 
 
 def unpack(codes: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from groundup.kernels import native
 
 GROUP = 32
-KERNELS = ("native", "reference")
+KERNELS = ("native", "dot8", "reference")
 
 
 def dequantize(codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor | None = None) -> torch.Tensor:

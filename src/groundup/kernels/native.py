@@ -9,6 +9,7 @@ commands set up. The library is cached per source, compiler flags and CPU under
     lib = load()                       # None when no compiler or the build failed (warned once)
     q4_matmul(x, codes, scale, min)    # y (M, N) float32 from x (M, K) float32, int4 groups of 32
     q8_matmul(x, codes, scale, min)    # the same for int8 codes (min may be None)
+    q4_matmul_dot8(x, codes, scale, min)  # x rounded to int8 per group of 32, integer dots (llama.cpp's way)
     q4_dequantize(codes, scale, min)   # W (N, K) float32, bit-exact with the float reference
 
 `GROUNDUP_NATIVE_KERNELS=0` turns the compiled path off (the fallback is then what runs).
@@ -86,6 +87,9 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     for name in ("gu_q4_matmul", "gu_q8_matmul"):
         getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i32]
         getattr(lib, name).restype = None
+    for name in ("gu_q4_matmul_dot8", "gu_q8_matmul_dot8"):  # 0, or -1 when out of memory
+        getattr(lib, name).argtypes = [p, p, p, p, p, i64, i64, i64, i32]
+        getattr(lib, name).restype = ctypes.c_int
     for name in ("gu_q4_dequantize", "gu_q8_dequantize"):
         getattr(lib, name).argtypes = [p, p, p, p, i64, i64, i32]
         getattr(lib, name).restype = None
@@ -130,12 +134,14 @@ def describe() -> str:
     return lib.gu_kernel_isa().decode() + (" + OpenMP" if lib.gu_kernel_openmp() else "")
 
 
-def function(bits: int):
+def function(bits: int, dot8: bool = False):
     """The compiled matmul for `bits`-bit codes as a ctypes function taking (x, codes, scale, min,
     y pointers; M, N, K; threads), for callers that checked their arrays once (QuantizedLinear):
-    no checks here. None when the library did not build."""
+    no checks here. `dot8`: the int8-activation kernel (returns 0, or -1 when out of memory).
+    None when the library did not build."""
     lib = load()
-    return None if lib is None else getattr(lib, "gu_q4_matmul" if bits == 4 else "gu_q8_matmul")
+    name = f"gu_q{4 if bits == 4 else 8}_matmul" + ("_dot8" if dot8 else "")
+    return None if lib is None else getattr(lib, name)
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:
@@ -173,7 +179,11 @@ def _matmul(fn: str, x, codes, scale, min, per_group_bytes: int) -> torch.Tensor
     _check(x, codes, scale, min, per_group_bytes)
     m, n, k = x.shape[0], scale.shape[0], x.shape[1]
     y = torch.empty(m, n, dtype=torch.float32)
-    getattr(lib, fn)(_ptr(x), _ptr(codes), _ptr(scale), _ptr(min), _ptr(y), m, n, k, torch.get_num_threads())
+    status = getattr(lib, fn)(
+        _ptr(x), _ptr(codes), _ptr(scale), _ptr(min), _ptr(y), m, n, k, torch.get_num_threads()
+    )
+    if status:  # the dot8 kernels allocate x's int8 copy
+        raise MemoryError(f"{fn}: could not allocate the int8 copy of x ({m} x {k})")
     return y
 
 
@@ -187,6 +197,17 @@ def q8_matmul(x: torch.Tensor, codes, scale, min=None) -> torch.Tensor:
     """x (M, K) float32 @ Wᵀ for W stored as int8 groups: codes (N, K) int8, scale (and optional min)
     (N, K/32) float16 -> (M, N) float32."""
     return _matmul("gu_q8_matmul", x, codes, scale, min, 32)
+
+
+def q4_matmul_dot8(x: torch.Tensor, codes, scale, min) -> torch.Tensor:
+    """As `q4_matmul`, with x rounded to int8 per group of 32 (scale max|x|/127) and the products
+    summed in integers, as llama.cpp does: faster, and off from the float result by x's rounding."""
+    return _matmul("gu_q4_matmul_dot8", x, codes, scale, min, 16)
+
+
+def q8_matmul_dot8(x: torch.Tensor, codes, scale, min=None) -> torch.Tensor:
+    """As `q8_matmul`, with x rounded to int8 per group of 32 (see `q4_matmul_dot8`)."""
+    return _matmul("gu_q8_matmul_dot8", x, codes, scale, min, 32)
 
 
 def _dequantize(fn: str, codes, scale, min) -> torch.Tensor:
@@ -230,5 +251,29 @@ def q8_matmul_op(
 
 
 @q8_matmul_op.register_fake
+def _(x, codes, scale, min):
+    return x.new_empty(x.shape[0], scale.shape[0])
+
+
+@torch.library.custom_op("groundup::q4_matmul_dot8", mutates_args=())
+def q4_matmul_dot8_op(
+    x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor
+) -> torch.Tensor:
+    return q4_matmul_dot8(x, codes, scale, min)
+
+
+@q4_matmul_dot8_op.register_fake
+def _(x, codes, scale, min):
+    return x.new_empty(x.shape[0], scale.shape[0])
+
+
+@torch.library.custom_op("groundup::q8_matmul_dot8", mutates_args=())
+def q8_matmul_dot8_op(
+    x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor | None
+) -> torch.Tensor:
+    return q8_matmul_dot8(x, codes, scale, min)
+
+
+@q8_matmul_dot8_op.register_fake
 def _(x, codes, scale, min):
     return x.new_empty(x.shape[0], scale.shape[0])

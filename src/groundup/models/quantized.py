@@ -9,7 +9,8 @@ weight round-to-nearest through the same ggml block quantizers (Q4_1 for 4 bits,
 `QuantizedLinear` / `QuantizedEmbedding` compute with them through `groundup.kernels`:
 
     few rows (decode)   our fused kernel reads 0.625 (int4) or 1.125 (int8) bytes per weight, float32
-                        activations; PyTorch's int4 kernel (bfloat16) or the reference when it is absent
+                        activations; PyTorch's int4 kernel (bfloat16) or the reference when it is absent;
+                        `kernel="dot8"`: x rounded to int8 per group and integer dots (llama.cpp's way)
     many rows (prefill) dequantize once, then one float32 GEMM: compute-bound, so the float kernel wins
 
 A tied embedding and LM head share one `GroupWeight`: the embedding gathers and dequantizes the rows
@@ -124,6 +125,15 @@ class GroupWeight:
         return GroupWeight(self.bits, self.codes[index], self.scale[index], mins)
 
 
+# our compiled kernels as torch operators, by (kernel, bits)
+OPS = {
+    ("native", 4): native.q4_matmul_op,
+    ("native", 8): native.q8_matmul_op,
+    ("dot8", 4): native.q4_matmul_dot8_op,
+    ("dot8", 8): native.q8_matmul_dot8_op,
+}
+
+
 def default_kernel(bits: int, out_features: int = 16) -> str:
     """Our compiled kernel when it built; else PyTorch's int4 kernel where its packing fits, or the
     float reference (PyTorch's int8 kernel takes one scale per row, not per group)."""
@@ -148,8 +158,9 @@ def _weight(module: nn.Module) -> GroupWeight:
 class QuantizedLinear(nn.Module):
     """y = x Wᵀ (+ b) with W kept as a GroupWeight and the optional bias in float32.
 
-    `kernel`: "native" (ours), "torch" (PyTorch's int4 kernel, bfloat16 activations, 4 bits only) or
-    "reference" (dequantize + float32 matmul); None picks `default_kernel`.
+    `kernel`: "native" (ours), "dot8" (ours with int8 activations: faster, not bit-faithful to the float
+    weights), "torch" (PyTorch's int4 kernel, bfloat16 activations, 4 bits only) or "reference"
+    (dequantize + float32 matmul); None picks `default_kernel`.
     """
 
     def __init__(self, weight: GroupWeight, kernel: str | None = None, bias: torch.Tensor | None = None):
@@ -160,18 +171,18 @@ class QuantizedLinear(nn.Module):
         allowed = int4.KERNELS if weight.bits == 4 else int8.KERNELS
         if kernel not in allowed:
             raise ValueError(f"kernel must be one of {allowed} for {weight.bits}-bit weights, got {kernel!r}")
-        if kernel == "native" and not native.available():
+        if kernel in ("native", "dot8") and not native.available():
             raise ValueError(
-                "kernel: 'native' needs the compiled kernels, which did not build (see the warning)"
+                f"kernel: {kernel!r} needs the compiled kernels, which did not build (see the warning)"
             )
         self.bits, self.kernel = weight.bits, kernel
         self.out_features, self.in_features = weight.shape
         _register(self, weight)
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
         self._fused = None  # the compiled function itself, for `_decode_step`, on arrays checked here
-        if kernel == "native":
+        if kernel in ("native", "dot8"):
             native.check_weight(weight.bits, weight.codes, weight.scale, weight.min)
-            self._fused = native.function(weight.bits)
+            self._fused = native.function(weight.bits, dot8=kernel == "dot8")
         if kernel == "torch":
             packed, scales_and_zeros = int4.torch_pack(weight.codes, weight.scale, weight.min)
             self.register_buffer("packed", packed, persistent=False)
@@ -210,10 +221,12 @@ class QuantizedLinear(nn.Module):
             return None
         y = x.new_empty(*x.shape[:-1], self.out_features)
         mins = None if self.min_bits is None else self.min_bits.data_ptr()
-        self._fused(
+        status = self._fused(
             x.data_ptr(), self.codes.data_ptr(), self.scale_bits.data_ptr(), mins, y.data_ptr(),
             rows, self.out_features, self.in_features, torch.get_num_threads(),
         )  # fmt: skip
+        if status:  # only the dot8 kernels allocate (x's int8 copy)
+            raise MemoryError(f"{self.kernel} kernel: could not allocate the int8 copy of x")
         return y
 
     def _matmul(self, x: torch.Tensor) -> torch.Tensor:
@@ -222,8 +235,8 @@ class QuantizedLinear(nn.Module):
             return F.linear(x.float(), self._dense()).to(x.dtype)
         if self.kernel == "torch":
             return int4.matmul_torch(x, self.packed, self.scales_and_zeros)
-        if torch.compiler.is_compiling():  # the same kernel as an operator torch.compile can call
-            op = native.q4_matmul_op if self.bits == 4 else native.q8_matmul_op
+        if torch.compiler.is_compiling() or self.kernel == "dot8":
+            op = OPS[self.kernel, self.bits]  # torch operators, which torch.compile can call
             y = op(x.reshape(-1, self.in_features).float().contiguous(), self.codes, self.scale, self.min)
             return y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         fused = int4.matmul_native if self.bits == 4 else int8.matmul_native
@@ -232,7 +245,7 @@ class QuantizedLinear(nn.Module):
 
     def _dense(self) -> torch.Tensor:
         """The float32 weight for a GEMM, rebuilt by the compiled kernel when it is there (faster)."""
-        if self.kernel != "native":
+        if self.kernel not in ("native", "dot8"):
             return self.dequantize()
         if self.bits == 4:
             return native.q4_dequantize(self.codes, self.scale, self.min)

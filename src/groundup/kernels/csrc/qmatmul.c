@@ -17,12 +17,17 @@
    differs from a float32 matmul of the dequantized matrix.
 
    Paths: AVX-512 (16 floats per vector), AVX2 + F16C (8 floats), and portable C. Rows of W are split
-   across OpenMP threads when the library was built with OpenMP and threads > 1. */
+   across OpenMP threads when the library was built with OpenMP and threads > 1.
+
+   At the end of the file, gu_q4_matmul_dot8 / gu_q8_matmul_dot8 do the same product llama.cpp's way:
+   x rounded to int8 per group of 32, integer dot products (AVX-512 VNNI, AVX-VNNI, AVX2, portable). */
 
 #include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -277,3 +282,234 @@ MATMUL(gu_q8_matmul, q8_row, int8_t)
 
 DEQUANT_KERNEL(gu_q4_dequantize, uint8_t, decode4, GROUP / 2)
 DEQUANT_KERNEL(gu_q8_dequantize, int8_t, decode8, GROUP)
+
+/* ---- int8 activations: integer dot products (llama.cpp's method for its Q4/Q8 formats) ----------- */
+
+/* The float kernels above rebuild each weight as a float; llama.cpp instead quantizes the activation
+   row too, per group of 32, to int8 with one float scale, and multiplies codes by codes in integers:
+
+       x[32g + j] ~ d[g] * p[32g + j]          d[g] = max_j |x[32g + j]| / 127,  p = round(x / d)
+       sum_j W x  ~ s * d * sum_j q p  +  m * d * sum_j p
+
+   The integer sum is exact; the only new error is x's rounding (at most d / 2 per element, about 0.4%
+   of the group's largest value). One 256-bit u8 x s8 dot instruction does 32 products (AVX-VNNI or
+   AVX-512 VNNI; AVX2 needs two, maddubs + madd), against four float FMAs for the same work above.
+   The weights, scales and the result are the same arrays as gu_q4_matmul's and gu_q8_matmul's. */
+
+/* x (M, K) -> p (M, K) int8, d (M, K/32), ds (M, K/32) = d * sum(p) over the group. Rounding is
+   half-to-even (nearbyintf, like torch.round), so a reference in PyTorch can reproduce p exactly.
+   A NaN or infinity in a group makes that group's d (or d * sum) NaN, so it reaches y as in float. */
+static void quantize_rows_q8(const float *x, int8_t *p, float *d, float *ds, int64_t M, int64_t K) {
+    int64_t groups = M * (K / GROUP);
+    for (int64_t g = 0; g < groups; g++) {
+        const float *v = x + g * GROUP;
+        float amax = 0.0f;
+        for (int j = 0; j < GROUP; j++) {
+            float a = fabsf(v[j]);
+            amax = (a > amax || a != a) ? a : amax;
+        }
+        float dg = amax / 127.0f, inv = dg != 0.0f && isfinite(dg) ? 1.0f / dg : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < GROUP; j++) {
+            int q = (int)nearbyintf(v[j] * inv);
+            p[g * GROUP + j] = (int8_t)q;
+            sum += q;
+        }
+        d[g] = dg;
+        ds[g] = dg * (float)sum;
+    }
+}
+
+#if defined(__AVX2__)
+/* 32 unsigned weight bytes x 32 signed activation bytes -> 8 int32 partial sums */
+static inline __m256i dot_u8s8(__m256i w, __m256i a) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a);
+#elif defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), w, a);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, a), _mm256_set1_epi16(1)); /* |w| <= 128, so a pair's sum fits int16 */
+#endif
+}
+
+/* the 32 int4 codes of a group as bytes 0..15 in ggml's order: low nibbles first, then high nibbles */
+static inline __m256i unpack4(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m128i low = _mm_set1_epi8(0xF);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), low), _mm_and_si128(b, low));
+}
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define DOT8_AVX512 1
+/* Two groups' 64 int4 codes as bytes in x's order: [g0 low nibbles, g0 high, g1 low, g1 high]. */
+static inline __m512i unpack4_pair(const uint8_t *qs) {
+    __m256i b = _mm256_loadu_si256((const __m256i *)qs), low = _mm256_set1_epi8(0xF);
+    __m256i lo = _mm256_and_si256(b, low), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); /* g0 lo, g1 lo, g0 hi, g1 hi */
+    return _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* Two groups of int8 codes made unsigned, w + 128 (the sign bit flipped): the caller moves the
+   -128 s into the group's minimum, W = s (w + 128) + (m - 128 s). */
+static inline __m512i load8_pair(const uint8_t *qs) {
+    return _mm512_xor_si512(_mm512_loadu_si512(qs), _mm512_set1_epi8((char)0x80));
+}
+
+/* The AVX-512 VNNI row: 16 groups' scales at a time (one conversion, one multiply by x's scales per
+   row), two groups per 512-bit integer dot (64 products), each pair's 16 partial sums scaled by their
+   two groups' factors picked out with one permute. */
+static inline __attribute__((always_inline)) void dot8_row_avx512(
+    int bits, const int8_t *p, const float *d, const float *ds, const uint8_t *q, const uint16_t *s,
+    const uint16_t *mn, float *y, int64_t m0, const int rows, int64_t n, int64_t N, int64_t K) {
+    int64_t groups = K / GROUP, bytes = bits == 4 ? GROUP / 2 : GROUP;
+    const __m512i pair_lanes = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    __m512 acc[ROWS], mterm[ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = mterm[r] = _mm512_setzero_ps();
+    float tail[ROWS] = {0};
+    for (int64_t c = 0; c < groups; c += 16) {
+        int count = groups - c < 16 ? (int)(groups - c) : 16;
+        __mmask16 mask = (__mmask16)((1u << count) - 1);
+        __m512 sv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, s + c));
+        __m512 mv = mn ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, mn + c)) : _mm512_setzero_ps();
+        if (bits == 8) mv = _mm512_fnmadd_ps(_mm512_set1_ps(128.0f), sv, mv);
+        __m512 sd[ROWS];
+        for (int r = 0; r < rows; r++) {
+            int64_t at = (m0 + r) * groups + c;
+            sd[r] = _mm512_mul_ps(sv, _mm512_maskz_loadu_ps(mask, d + at));
+            mterm[r] = _mm512_fmadd_ps(mv, _mm512_maskz_loadu_ps(mask, ds + at), mterm[r]);
+        }
+        int i = 0;
+        for (; i + 1 < count; i += 2) {
+            const uint8_t *qg = q + (c + i) * bytes;
+            __m512i w = bits == 4 ? unpack4_pair(qg) : load8_pair(qg);
+            __m512i lanes = _mm512_add_epi32(pair_lanes, _mm512_set1_epi32(i));
+            for (int r = 0; r < rows; r++) {
+                __m512i a = _mm512_loadu_si512(p + ((m0 + r) * groups + c + i) * GROUP);
+                __m512 part = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w, a));
+                acc[r] = _mm512_fmadd_ps(part, _mm512_permutexvar_ps(lanes, sd[r]), acc[r]);
+            }
+        }
+        if (i < count) { /* an odd last group: one 256-bit dot */
+            const uint8_t *qg = q + (c + i) * bytes;
+            __m256i w = bits == 4 ? unpack4(qg)
+                                  : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qg),
+                                                     _mm256_set1_epi8((char)0x80));
+            for (int r = 0; r < rows; r++) {
+                int64_t at = (m0 + r) * groups + c + i;
+                __m256i a = _mm256_loadu_si256((const __m256i *)(p + at * GROUP));
+                float part = hsum8(_mm256_cvtepi32_ps(dot_u8s8(w, a)));
+                tail[r] += part * (half_to_float(s[c + i]) * d[at]);
+            }
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        y[(m0 + r) * N + n] = _mm512_reduce_add_ps(acc[r]) + _mm512_reduce_add_ps(mterm[r]) + tail[r];
+}
+#endif
+
+/* y[m0 + r, n] for `rows` rows of x from m0, over one weight row n of 4- or 8-bit codes. */
+static inline __attribute__((always_inline)) void dot8_row(
+    int bits, const int8_t *p, const float *d, const float *ds, const void *codes, const uint16_t *scale,
+    const uint16_t *min, float *y, int64_t m0, const int rows, int64_t n, int64_t N, int64_t K) {
+    int64_t groups = K / GROUP, bytes = bits == 4 ? GROUP / 2 : GROUP;
+    const uint8_t *q = (const uint8_t *)codes + n * groups * bytes;
+    const uint16_t *s = scale + n * groups, *mn = min ? min + n * groups : 0;
+#if defined(DOT8_AVX512)
+    dot8_row_avx512(bits, p, d, ds, q, s, mn, y, m0, rows, n, N, K);
+    return;
+#endif
+    float mterm[ROWS] = {0};
+#if defined(__AVX2__)
+    __m256 acc[ROWS];
+    for (int r = 0; r < rows; r++) acc[r] = _mm256_setzero_ps();
+#else
+    float acc[ROWS] = {0};
+#endif
+    for (int64_t g = 0; g < groups; g++) {
+        float sg = half_to_float(s[g]), mg = mn ? half_to_float(mn[g]) : 0.0f;
+#if defined(__AVX2__)
+        __m256i w, sign = _mm256_setzero_si256();
+        if (bits == 4) {
+            w = unpack4(q + g * bytes);
+        } else { /* u8 x s8 needs unsigned weights: |w| times the activation with w's sign */
+            sign = _mm256_loadu_si256((const __m256i *)(q + g * bytes));
+            w = _mm256_sign_epi8(sign, sign);
+        }
+        for (int r = 0; r < rows; r++) {
+            int64_t at = (m0 + r) * groups + g;
+            __m256i a = _mm256_loadu_si256((const __m256i *)(p + at * GROUP));
+            if (bits == 8) a = _mm256_sign_epi8(a, sign);
+            __m256 part = _mm256_cvtepi32_ps(dot_u8s8(w, a));
+            acc[r] = _mm256_fmadd_ps(part, _mm256_set1_ps(sg * d[at]), acc[r]);
+            mterm[r] += mg * ds[at];
+        }
+#else
+        for (int r = 0; r < rows; r++) {
+            int64_t at = (m0 + r) * groups + g;
+            const int8_t *a = p + at * GROUP;
+            int32_t sum = 0;
+            if (bits == 4) {
+                for (int j = 0; j < 16; j++)
+                    sum += (q[g * bytes + j] & 0xF) * a[j] + (q[g * bytes + j] >> 4) * a[j + 16];
+            } else {
+                for (int j = 0; j < GROUP; j++) sum += (int8_t)q[g * bytes + j] * a[j];
+            }
+            acc[r] += (float)sum * (sg * d[at]);
+            mterm[r] += mg * ds[at];
+        }
+#endif
+    }
+    for (int r = 0; r < rows; r++) {
+#if defined(__AVX2__)
+        y[(m0 + r) * N + n] = hsum8(acc[r]) + mterm[r];
+#else
+        y[(m0 + r) * N + n] = acc[r] + mterm[r];
+#endif
+    }
+}
+
+/* y (M, N) = x (M, K) @ W^T with x quantized to int8 first (in a buffer of M * (K + 8 * K / 32) bytes). */
+static inline __attribute__((always_inline)) int dot8_matmul(int bits, const float *x, const void *codes, const uint16_t *scale,
+                       const uint16_t *min, float *y, int64_t M, int64_t N, int64_t K, int threads) {
+    (void)threads;
+    int64_t groups = M * (K / GROUP);
+    int8_t *p = malloc((size_t)(M * K));
+    float *d = malloc(sizeof(float) * (size_t)groups), *ds = malloc(sizeof(float) * (size_t)groups);
+    if (!p || !d || !ds) {
+        free(p), free(d), free(ds);
+        return -1;
+    }
+    quantize_rows_q8(x, p, d, ds, M, K);
+    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1)")
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t m0 = 0; m0 < M; m0 += ROWS) {
+            switch (M - m0 < ROWS ? M - m0 : ROWS) {
+            case 1: dot8_row(bits, p, d, ds, codes, scale, min, y, m0, 1, n, N, K); break;
+            case 2: dot8_row(bits, p, d, ds, codes, scale, min, y, m0, 2, n, N, K); break;
+            case 3: dot8_row(bits, p, d, ds, codes, scale, min, y, m0, 3, n, N, K); break;
+            default: dot8_row(bits, p, d, ds, codes, scale, min, y, m0, 4, n, N, K);
+            }
+        }
+    }
+    free(p), free(d), free(ds);
+    return 0;
+}
+
+int gu_q4_matmul_dot8(const float *x, const uint8_t *codes, const uint16_t *scale, const uint16_t *min,
+                      float *y, int64_t M, int64_t N, int64_t K, int threads) {
+    return dot8_matmul(4, x, codes, scale, min, y, M, N, K, threads);
+}
+
+int gu_q8_matmul_dot8(const float *x, const int8_t *codes, const uint16_t *scale, const uint16_t *min,
+                      float *y, int64_t M, int64_t N, int64_t K, int threads) {
+    return dot8_matmul(8, x, codes, scale, min, y, M, N, K, threads);
+}
