@@ -1,4 +1,5 @@
-"""`groundup serve`: the OpenAI-compatible HTTP server over the paged-KV engine.
+"""`groundup serve`: the OpenAI-compatible HTTP server over the paged-KV engine; `groundup route`: the
+router over several of them (`serve/router.py`).
 
 The engine and server flags are derived from `EngineConfig`'s and `ServerConfig`'s fields (type,
 default, choices), so the parser and the dataclasses cannot drift apart; counts are range-checked by
@@ -90,6 +91,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="require 'Authorization: Bearer KEY' on /v1 (default: $GROUNDUP_API_KEY, else none)",
     )
     p.set_defaults(func=serve_command)
+    register_route(subparsers)
+
+
+def register_route(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "route",
+        help="route OpenAI API requests over several `groundup serve` replicas",
+        description="Prefix-affinity routing (requests sharing a prompt prefix go to one replica's "
+        "prefix cache), least-outstanding fallback, health checks and ejection, retries of requests "
+        "that had not started answering, streaming pass-through; 503 when no replica is healthy.",
+    )
+    p.add_argument("--replicas", nargs="+", required=True, metavar="URL", help="replica base URLs")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    p.add_argument("--port", type=port, default=8080, help="TCP port (default: 8080; 0: any free port)")
+    p.add_argument("--policy", choices=("affinity", "round_robin", "least"), default="affinity")
+    p.add_argument("--prefix-chars", type=positive_int, default=256, help="prompt characters hashed")
+    p.add_argument("--slack", type=non_negative_int, default=4, help="load gap before affinity yields")
+    p.add_argument("--health-interval", type=float, default=1.0, help="seconds between health checks")
+    p.set_defaults(func=route_command)
+
+
+def route_command(args: argparse.Namespace) -> int:
+    from groundup.serve.router import route
+
+    route(
+        args.replicas,
+        host=args.host,
+        port=args.port,
+        policy=args.policy,
+        prefix_chars=args.prefix_chars,
+        slack=args.slack,
+        health_interval=args.health_interval,
+    )
+    return 0
 
 
 def serve_command(args: argparse.Namespace) -> int:
