@@ -92,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=serve_command)
     register_route(subparsers)
+    register_loadtest(subparsers)
 
 
 def register_route(subparsers: argparse._SubParsersAction) -> None:
@@ -144,4 +145,46 @@ def serve_command(args: argparse.Namespace) -> int:
         server_config=server_config(args),
         weights=args.weights,
     )
+    return 0
+
+
+def register_loadtest(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "loadtest",
+        help="measure an OpenAI-compatible server under Poisson load (TTFT, TPOT, ITL, E2E, goodput)",
+        description="Open-loop Poisson arrivals at each rate, streamed completions with log-normal prompt "
+        "and output lengths; prints a Markdown table of p50/p90/p99 latencies, throughput and goodput "
+        "under the SLO, and with --out writes loadtest.json and a latency-vs-load plot.",
+    )
+    p.add_argument("--url", required=True, help="server base URL (e.g. http://127.0.0.1:8000)")
+    p.add_argument("--model", required=True, help="the model id the server expects")
+    p.add_argument("--rates", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="requests per second")
+    p.add_argument("--requests", type=positive_int, default=32, help="requests per rate")
+    p.add_argument("--slo-ttft", type=float, default=1.0, help="TTFT bound of the SLO, seconds")
+    p.add_argument("--slo-tpot", type=float, default=0.1, help="TPOT bound of the SLO, seconds per token")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--out", help="folder for loadtest.json and loadtest.png")
+    p.set_defaults(func=loadtest_command)
+
+
+def loadtest_command(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from groundup.serve import loadgen
+
+    if any(r <= 0 for r in args.rates):
+        raise ValueError("--rates must all be > 0 requests per second")
+    rows = loadgen.as_dicts(
+        loadgen.sweep(
+            args.url, args.model, args.rates, args.requests, args.slo_ttft, args.slo_tpot, args.seed
+        )
+    )
+    print(loadgen.table(rows))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "loadtest.json").write_text(json.dumps(rows, indent=1))
+        loadgen.plot({args.model: rows}, out / "loadtest.png")
+        print(f"wrote {out / 'loadtest.json'} and {out / 'loadtest.png'}")
     return 0

@@ -37,6 +37,7 @@ class SamplingFields(BaseModel):
     seed: int | None = None
     stream_options: StreamOptions | None = None
     logit_bias: dict[str, float] | None = None  # token id (as a string, as JSON keys are) -> bias
+    ignore_eos: bool = False  # not in OpenAI's API; vLLM's: generate max_tokens whatever (benchmarks)
 
     @field_validator("logit_bias")
     @classmethod

@@ -269,6 +269,7 @@ class OpenAIServer:
                     max_tokens=max_tokens,
                     seed=None if req.seed is None else req.seed + i,
                     logprobs=top,
+                    ignore_eos=req.ignore_eos,
                 )
                 for i in range(count or req.n)
             ]
