@@ -68,6 +68,28 @@ def test_no_healthy_replica_is_503_with_an_error_body_at_once():
         assert httpx.get(url + "/health").status_code == 503
 
 
+def test_streams_pass_through_and_a_disconnect_frees_the_replicas_blocks(serve_tiny, char_tokenizer):
+    with serve_tiny(char_tokenizer) as (replica_url, engine):
+        router = Router([replica_url])
+        with BackgroundServer(router.app) as url:
+            body = {"model": "tiny", "prompt": "abc", "max_tokens": 5, "temperature": 0}
+            whole = httpx.post(url + "/v1/completions", json=body, timeout=30).json()["choices"][0]["text"]
+            with httpx.stream(
+                "POST", url + "/v1/completions", json={**body, "stream": True}, timeout=30
+            ) as r:
+                chunks = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: {")]
+            assert "".join(c["choices"][0]["text"] for c in chunks) == whole
+            long = {**body, "max_tokens": 200, "stream": True}
+            with httpx.stream("POST", url + "/v1/completions", json=long, timeout=30) as r:
+                next(x for x in r.iter_lines() if x.startswith("data: {"))  # streaming, then hang up
+            deadline = time.monotonic() + 10
+            while engine.seqs or engine.block_manager.num_free != engine.config.num_blocks:
+                assert time.monotonic() < deadline, "the replica still holds the disconnected request"
+                time.sleep(0.05)
+            assert 'finish_reason="abort"' in engine.metrics.render()
+            assert router.replicas[0].outstanding == 0
+
+
 # -- real replicas ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
