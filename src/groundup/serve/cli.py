@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import os
 
-from groundup.argtypes import non_negative_int, port, positive_int
+from groundup.argtypes import float_range, non_negative_int, port, positive_int
 from groundup.generate.cli import add_weights_argument
 from groundup.serve.config import SPECULATIVE, EngineConfig, ServerConfig
 
@@ -35,6 +35,7 @@ SERVER_FLAGS = {
     "--shutdown-grace": ("shutdown_grace", "seconds requests in flight get to finish after SIGTERM"),
 }
 CAN_BE_ZERO = {"shutdown_grace"}
+POSITIVE_SECONDS = float_range(0, low_open=True)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config: type, flags: dict) -> None:
@@ -106,10 +107,17 @@ def register_route(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--replicas", nargs="+", required=True, metavar="URL", help="replica base URLs")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     p.add_argument("--port", type=port, default=8080, help="TCP port (default: 8080; 0: any free port)")
-    p.add_argument("--policy", choices=("affinity", "round_robin", "least"), default="affinity")
+    p.add_argument(
+        "--policy",
+        choices=("affinity", "round_robin", "least"),
+        default="affinity",
+        help="how a replica is chosen: prefix affinity with a least-outstanding fallback, or a baseline",
+    )
     p.add_argument("--prefix-chars", type=positive_int, default=256, help="prompt characters hashed")
     p.add_argument("--slack", type=non_negative_int, default=4, help="load gap before affinity yields")
-    p.add_argument("--health-interval", type=float, default=1.0, help="seconds between health checks")
+    p.add_argument(
+        "--health-interval", type=POSITIVE_SECONDS, default=1.0, help="seconds between health checks"
+    )
     p.set_defaults(func=route_command)
 
 
@@ -158,10 +166,14 @@ def register_loadtest(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--url", required=True, help="server base URL (e.g. http://127.0.0.1:8000)")
     p.add_argument("--model", required=True, help="the model id the server expects")
-    p.add_argument("--rates", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="requests per second")
+    p.add_argument(
+        "--rates", type=POSITIVE_SECONDS, nargs="+", default=[0.5, 1.0, 2.0], help="requests per second"
+    )
     p.add_argument("--requests", type=positive_int, default=32, help="requests per rate")
-    p.add_argument("--slo-ttft", type=float, default=1.0, help="TTFT bound of the SLO, seconds")
-    p.add_argument("--slo-tpot", type=float, default=0.1, help="TPOT bound of the SLO, seconds per token")
+    p.add_argument("--slo-ttft", type=POSITIVE_SECONDS, default=1.0, help="TTFT bound of the SLO, seconds")
+    p.add_argument(
+        "--slo-tpot", type=POSITIVE_SECONDS, default=0.1, help="TPOT bound of the SLO, s per token"
+    )
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", help="folder for loadtest.json and loadtest.png")
     p.set_defaults(func=loadtest_command)
@@ -173,8 +185,6 @@ def loadtest_command(args: argparse.Namespace) -> int:
 
     from groundup.serve import loadgen
 
-    if any(r <= 0 for r in args.rates):
-        raise ValueError("--rates must all be > 0 requests per second")
     rows = loadgen.as_dicts(
         loadgen.sweep(
             args.url, args.model, args.rates, args.requests, args.slo_ttft, args.slo_tpot, args.seed
