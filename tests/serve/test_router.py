@@ -58,9 +58,11 @@ def test_affinity_yields_to_the_least_busy_past_the_slack():
     assert router.choose(None).outstanding == 0  # no prompt: least outstanding
 
 
-def test_no_healthy_replica_is_503_with_an_error_body_at_once():
-    router = Router(["http://127.0.0.1:9"], health_interval=0.2)  # port 9 (discard): refused
+def test_oversized_bodies_are_413_and_no_healthy_replica_is_503_with_an_error_body_at_once():
+    router = Router(["http://127.0.0.1:9"], health_interval=0.2, max_body_bytes=1000)  # port 9: refused
     with BackgroundServer(router.app) as url:
+        big = httpx.post(url + "/v1/completions", json={"model": "m", "prompt": "x" * 2000}, timeout=30)
+        assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"  # before parsing
         start = time.perf_counter()
         r = httpx.post(url + "/v1/completions", json={"model": "m", "prompt": "x"}, timeout=30)
         assert time.perf_counter() - start < 5
