@@ -81,6 +81,13 @@ def test_streams_pass_through_and_a_disconnect_frees_the_replicas_blocks(serve_t
             ) as r:
                 chunks = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: {")]
             assert "".join(c["choices"][0]["text"] for c in chunks) == whole
+            bad = httpx.post(url + "/v1/completions", json={**body, "max_tokens": 10**6}, timeout=30)
+            direct = httpx.post(
+                replica_url + "/v1/completions", json={**body, "max_tokens": 10**6}, timeout=30
+            )
+            assert (
+                bad.status_code == direct.status_code == 400 and bad.json() == direct.json()
+            )  # 4xx pass through
             long = {**body, "max_tokens": 200, "stream": True}
             with httpx.stream("POST", url + "/v1/completions", json=long, timeout=30) as r:
                 next(x for x in r.iter_lines() if x.startswith("data: {"))  # streaming, then hang up
