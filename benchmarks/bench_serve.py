@@ -261,3 +261,162 @@ def run(report, quick: bool) -> None:
             row = speculative_case(model, tokenizer, text, 48 if quick else 64, mode)
             report.add(case=f"speculative {mode} {name}", **row)
             print(report.rows[-1], file=sys.stderr, flush=True)
+
+
+# -- over HTTP: Poisson load against servers (issue 24, items 5 and 6) ----------------------------------
+# `python -m benchmarks.bench_serve http OUT [--quick]`: groundup serve alone, two replicas behind
+# `groundup route`, llama-cpp-python's server and (when `llama-server` is on PATH) llama.cpp's own
+# server, all on the bundled SmolLM2 GGUF at one thread per process, each under the same seeded
+# open-loop Poisson load (serve/loadgen.py). Writes OUT/serve_http.json, OUT/serve_http.md (the SLO
+# tables) and OUT/serve_http.png (latency vs load).
+SLO_TTFT, SLO_TPOT = 2.0, 0.1  # seconds; a chat assistant's: the first words within 2 s, then 10+ tok/s
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], url: str, env=None, timeout: float = 300):
+    """Start a server process and wait until `url` answers (any status); the Popen."""
+    import os
+    import subprocess
+
+    import httpx
+
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=5)
+            return proc
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"{cmd[:4]} did not start") from None
+            time.sleep(0.5)
+
+
+def groundup_replica(gguf: str):
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "groundup",
+        "serve",
+        "--model",
+        gguf,
+        "--model-name",
+        "m",
+        "--port",
+        str(port),
+    ]
+    cmd += ["--threads", "1", "--max-running", "32"]
+    return start(cmd, f"http://127.0.0.1:{port}/health", {"OMP_NUM_THREADS": "1"}), f"http://127.0.0.1:{port}"
+
+
+def llama_cpp_python_server(gguf: str):
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        gguf,
+        "--model_alias",
+        "m",
+        "--port",
+        str(port),
+    ]
+    cmd += ["--n_threads", "1", "--n_threads_batch", "1", "--n_ctx", "4096"]
+    return start(cmd, f"http://127.0.0.1:{port}/v1/models"), f"http://127.0.0.1:{port}"
+
+
+def llama_server(gguf: str):
+    import shutil
+
+    exe = shutil.which("llama-server")
+    if exe is None:
+        return None, "llama-server is not on PATH (build it with cmake from the llama.cpp source)"
+    port = free_port()
+    cmd = [exe, "-m", gguf, "--port", str(port), "-t", "1", "-tb", "1", "-np", "16", "-c", "16384", "-a", "m"]
+    return (start(cmd, f"http://127.0.0.1:{port}/health"), f"http://127.0.0.1:{port}"), None
+
+
+def http_sweep(out: str, quick: bool = False) -> dict:
+    import json
+    import os
+    from pathlib import Path
+
+    from groundup.serve import loadgen
+    from groundup.serve.router import Router
+    from groundup.serve.server import BackgroundServer
+
+    gguf = str(smollm2_gguf_path())
+    rates = [0.5, 1.0, 2.0] if quick else [0.5, 1.0, 2.0, 4.0]
+    count = 12 if quick else 24
+    procs, series, notes = [], {}, []
+
+    def measure(name: str, url: str) -> None:
+        rows = loadgen.as_dicts(loadgen.sweep(url, "m", rates, count, SLO_TTFT, SLO_TPOT))
+        for r in rows:
+            r["load_avg_1m"] = os.getloadavg()[0]
+        series[name] = rows
+        print(f"\n{name}\n{loadgen.table(rows)}", file=sys.stderr, flush=True)
+
+    try:
+        a, url_a = groundup_replica(gguf)
+        procs.append(a)
+        measure("groundup 1 replica", url_a)
+        b, url_b = groundup_replica(gguf)
+        procs.append(b)
+        with BackgroundServer(Router([url_a, url_b]).app) as router_url:
+            measure("groundup 2 replicas + router", router_url)
+        for p in procs:
+            p.kill()
+            p.wait()
+        procs.clear()
+        try:
+            peer, url = llama_cpp_python_server(gguf)
+            procs.append(peer)
+            measure("llama-cpp-python server", url)
+            peer.kill()
+            peer.wait()
+            procs.clear()
+        except Exception as exc:  # not installed, or its server extras missing
+            notes.append(f"llama-cpp-python server skipped: {exc}")
+        started, why = llama_server(gguf)
+        if started:
+            procs.append(started[0])
+            measure("llama-server -np 16", started[1])
+        else:
+            notes.append(f"llama-server skipped: {why}")
+    finally:
+        for p in procs:
+            p.kill()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"slo": {"ttft_s": SLO_TTFT, "tpot_s": SLO_TPOT}, "requests_per_rate": count, "series": series}
+    result["notes"] = notes
+    (out / "serve_http.json").write_text(json.dumps(result, indent=1))
+    md = [f"SLO: TTFT <= {SLO_TTFT} s and TPOT <= {SLO_TPOT} s; {count} requests per rate.", *notes]
+    for name, rows in series.items():
+        md += ["", f"**{name}** (load average {rows[0]['load_avg_1m']:.1f}-{rows[-1]['load_avg_1m']:.1f})"]
+        md += ["", loadgen.table(rows)]
+    (out / "serve_http.md").write_text("\n".join(md) + "\n")
+    loadgen.plot(series, out / "serve_http.png")
+    print("\n".join(md))
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "http":
+        http_sweep(sys.argv[2], quick="--quick" in sys.argv)
+    else:
+        print("usage: python -m benchmarks.bench_serve http OUT [--quick]", file=sys.stderr)
+        raise SystemExit(2)

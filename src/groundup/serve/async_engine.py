@@ -16,7 +16,8 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 from groundup.generate import SamplingParams
 from groundup.serve.engine import Engine
@@ -33,6 +34,19 @@ class StreamItem:
     finished: bool
     finish_reason: str | None
     error: str | None = None
+    top_logprobs: list[dict[int, float]] = field(default_factory=list)  # per token, if asked for
+
+
+def stream_item(seq: Sequence, n: int) -> StreamItem:
+    """The last `n` tokens `seq` gained (with their logprobs), and whether it is done."""
+    tops = seq.output_top_logprobs
+    return StreamItem(
+        seq.output_ids[len(seq.output_ids) - n :] if n else [],
+        seq.output_logprobs[len(seq.output_logprobs) - n :] if n else [],
+        seq.is_finished,
+        seq.finish_reason.value if seq.finish_reason else None,
+        top_logprobs=tops[len(tops) - n :] if n and tops else [],
+    )
 
 
 class AsyncEngine:
@@ -69,10 +83,19 @@ class AsyncEngine:
         """The Prometheus text of the engine's metrics (the /metrics body)."""
         return self.engine.metrics.render()
 
-    def make_sequences(self, prompt_ids: list[int], params: list[SamplingParams]) -> list[Sequence]:
+    def make_sequences(
+        self, prompt_ids: list[int], params: list[SamplingParams], logit_bias: dict[int, float] | None = None
+    ) -> list[Sequence]:
         """The sequences of one request (one per completion), checked against the engine's limits
         (`RequestError`, with the OpenAI param and code); nothing runs until `submit`."""
-        return [self.engine.make_sequence(prompt_ids, p) for p in params]
+        return [self.engine.make_sequence(prompt_ids, p, logit_bias) for p in params]
+
+    async def prompt_logprobs(self, prompt_ids: list[int], top: int = 0) -> tuple[list, list]:
+        """`Engine.prompt_logprobs` run on the engine's thread between steps (`echo` with logprobs)."""
+        future: Future = Future()
+        self.engine.call(lambda: self.engine.prompt_logprobs(prompt_ids, top), future)
+        self._wake.set()
+        return await asyncio.wrap_future(future)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -87,16 +110,7 @@ class AsyncEngine:
                 self._fail_all(f"engine error: {exc}")
                 continue
             for seq, new in outputs:
-                n = len(new)
-                self._send(
-                    seq.seq_id,
-                    StreamItem(
-                        new,
-                        seq.output_logprobs[len(seq.output_logprobs) - n :] if n else [],
-                        seq.is_finished,
-                        seq.finish_reason.value if seq.finish_reason else None,
-                    ),
-                )
+                self._send(seq.seq_id, stream_item(seq, len(new)))
 
     def _send(self, seq_id: int, item: StreamItem) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ so a cancelled request (a client that disconnected) frees its blocks within one 
 from __future__ import annotations
 
 import queue
+from concurrent.futures import Future
 
 import torch
 
@@ -30,6 +31,28 @@ from groundup.serve.model_runner import ModelRunner
 from groundup.serve.scheduler import Scheduler
 from groundup.serve.sequence import FinishReason, Sequence, Span
 from groundup.serve.speculative import next_num_drafts, propose_ngram, sample_from, verify
+
+
+def top_dict(logprobs: torch.Tensor, k: int) -> dict[int, float]:
+    """The k most likely tokens of one row of log probabilities (V,), as token id -> logprob."""
+    values, ids = torch.topk(logprobs, min(k, logprobs.shape[-1]))
+    return dict(zip(ids.tolist(), values.tolist()))
+
+
+def biased(rows: torch.Tensor, bias: dict[int, float] | None) -> torch.Tensor:
+    """rows (R, V) with `bias` added to its columns (a new tensor; the raw rows give the logprobs)."""
+    if not bias:
+        return rows
+    out = rows.clone()
+    out[:, list(bias)] += torch.tensor(list(bias.values()), dtype=rows.dtype)
+    return out
+
+
+def _settle(fn, future: Future) -> None:
+    try:
+        future.set_result(fn())
+    except Exception as exc:  # handed to whoever waits on the future
+        future.set_exception(exc)
 
 
 class Engine:
@@ -49,12 +72,15 @@ class Engine:
         self._parent: dict[int, Sequence] = {}  # fork id -> the sequence it waits to fork from
 
     # -- requests -------------------------------------------------------------------------------
-    def make_sequence(self, prompt_ids: list[int], params: SamplingParams) -> Sequence:
+    def make_sequence(
+        self, prompt_ids: list[int], params: SamplingParams, logit_bias: dict[int, float] | None = None
+    ) -> Sequence:
         """Build a request's Sequence (not yet queued: see `add`). The one place a request is checked
         against the model and the KV pool: `RequestError` (with the OpenAI param and code) if it can
-        never be served."""
+        never be served. `logit_bias`: token id -> value added to its logit before sampling."""
         self.limits.check(prompt_ids, params.max_tokens)
-        seq = Sequence(list(prompt_ids), params, self.eos_token_ids)
+        self.limits.check_logit_bias(logit_bias)
+        seq = Sequence(list(prompt_ids), params, self.eos_token_ids, logit_bias=logit_bias or None)
         seq.generator = make_generator(params.seed)
         return seq
 
@@ -72,6 +98,23 @@ class Engine:
     def add_request(self, prompt_ids: list[int], params: SamplingParams) -> Sequence:
         return self.add(self.make_sequence(prompt_ids, params))
 
+    def call(self, fn, future: Future) -> None:
+        """Run `fn()` on the engine's thread between two steps and settle `future` with its result;
+        thread-safe. Work that needs the model outside the batch (prompt scoring) goes this way, so
+        the model is never run by two threads at once."""
+        self._inbox.put(("call", (fn, future)))
+
+    @torch.inference_mode()
+    def prompt_logprobs(self, prompt_ids: list[int], top: int = 0) -> tuple[list, list]:
+        """Each prompt token's log probability given the tokens before it, and its `top` most likely
+        alternatives (token id -> logprob), from one full forward of the model (no cache). The first
+        token has no context: None in both lists (as OpenAI's `echo` reports it). Run it through
+        `call` while the engine is serving."""
+        logprobs = torch.log_softmax(self.model(torch.tensor(prompt_ids)).float(), dim=-1)  # (T, V)
+        chosen = logprobs[:-1].gather(1, torch.tensor(prompt_ids[1:]).unsqueeze(1)).squeeze(1)  # (T-1,)
+        tops = [top_dict(row, top) for row in logprobs[:-1]] if top else [None] * (len(prompt_ids) - 1)
+        return [None, *chosen.tolist()], [None, *tops]
+
     def abort(self, seq_id: int) -> None:
         """Cancel a request; thread-safe. Its blocks are freed at the next step."""
         self._inbox.put(("abort", seq_id))
@@ -83,7 +126,9 @@ class Engine:
                 kind, item = self._inbox.get_nowait()
             except queue.Empty:
                 return aborted
-            if kind == "add":
+            if kind == "call":
+                _settle(*item)
+            elif kind == "add":
                 self.scheduler.add(item)
                 self._parent.update({f.seq_id: item for f in item.forks})
                 for seq in (item, *item.forks):
@@ -127,7 +172,7 @@ class Engine:
             self.block_manager.commit(seq)
             return
         drafts = seq.draft_ids
-        probs = self._probs(seq, rows, drafts)  # (1 + k, V)
+        probs = self._probs(seq, biased(rows, seq.logit_bias), drafts)  # (1 + k, V)
         if seq.forks:  # the prefill just ended: the forks take the prompt's KV and draw from probs[0]
             self._fork(seq, probs[0], rows, outputs)
         if drafts:
@@ -149,10 +194,10 @@ class Engine:
         parent.forks = []
 
     def _append(self, seq: Sequence, tokens: list[int], rows: torch.Tensor, outputs: list) -> None:
-        logprobs = torch.log_softmax(rows, dim=-1)
-        new = []
+        logprobs = torch.log_softmax(rows, dim=-1)  # the model's own, before any bias or temperature
+        new, top = [], seq.params.logprobs
         for i, token in enumerate(tokens):
-            seq.append_token(token, float(logprobs[i, token]))
+            seq.append_token(token, float(logprobs[i, token]), top_dict(logprobs[i], top) if top else None)
             new.append(token)
             if seq.check_finished():
                 break

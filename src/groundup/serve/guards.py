@@ -1,8 +1,8 @@
 """What is checked before a request reaches the application, as plain ASGI middleware (no task
 groups, no buffering): the API key, and the size of the body.
 
-`BearerAuth`: paths under a prefix need `Authorization: Bearer KEY` (the scheme in any case, RFC 9110;
-the key compared in constant time), else 401 with OpenAI's `invalid_api_key` body.
+`BearerAuth`: paths under the given prefixes need `Authorization: Bearer KEY` (the scheme in any
+case, RFC 9110; the key compared in constant time), else 401 with OpenAI's `invalid_api_key` body.
 
 `BodyLimit`: too large a body is answered 413 before it is read. A declared `Content-Length` over
 the limit is refused from the headers alone, before the application runs; a body sent without one
@@ -32,12 +32,12 @@ async def send_json(send, status: int, body: bytes) -> None:
 
 
 class BearerAuth:
-    def __init__(self, app, api_key: str | None, prefix: str = "/v1/"):
-        self.app, self.prefix = app, prefix
+    def __init__(self, app, api_key: str | None, prefixes: tuple[str, ...] = ("/v1/",)):
+        self.app, self.prefixes = app, prefixes
         self.key = api_key.encode() if api_key else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.key and scope["path"].startswith(self.prefix):
+        if scope["type"] == "http" and self.key and scope["path"].startswith(self.prefixes):
             if not self.authorized(_header(scope, b"authorization")):
                 message = "missing or wrong API key; send 'Authorization: Bearer KEY'"
                 return await send_json(

@@ -61,6 +61,16 @@ class RequestLimits:
         more = ", or start the engine with more KV blocks"
         _check_room(n, max_tokens, self.num_blocks * self.block_size, pool, OutOfBlocks, more)
 
+    def check_logit_bias(self, bias: dict[int, float] | None) -> None:
+        """Raise RequestError unless every biased token id lies in the vocabulary."""
+        bad = [t for t in bias or {} if not 0 <= t < self.vocab_size]
+        if bad:
+            raise RequestError(
+                f"logit_bias names token ids outside [0, {self.vocab_size}) for this model: {bad[:5]}",
+                "logit_bias",
+                "invalid_token_id",
+            )
+
 
 def _check_room(n: int, max_tokens: int, limit: int, what: str, error: type[RequestError], fix: str) -> None:
     """A prompt of `n` tokens must leave room for output within `limit`, and for all of max_tokens."""

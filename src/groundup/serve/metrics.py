@@ -42,6 +42,7 @@ class EngineMetrics:
         self.requests = defaultdict(int)  # finish reason -> count
         self.arrived = 0
         self.prompt_tokens = 0
+        self.prefix_cache_hit_tokens = 0  # prompt tokens whose KV came from the prefix cache
         self.generation_tokens = 0
         self.preemptions = 0
         self.drafted = 0
@@ -78,6 +79,7 @@ class EngineMetrics:
             self.generation_tokens += count
             times = seq.token_times
             if count and len(times) == count:  # the first tokens of this request
+                self.prefix_cache_hit_tokens += seq.num_cached_tokens
                 self.ttft.observe(times[0] - seq.arrival_time)
             for i in range(max(1, len(times) - count), len(times)):
                 self.itl.observe(times[i] - times[i - 1])
@@ -103,6 +105,7 @@ class EngineMetrics:
             for name, value in (
                 ("requests_received_total", self.arrived),
                 ("prompt_tokens_total", self.prompt_tokens),
+                ("prefix_cache_hit_tokens_total", self.prefix_cache_hit_tokens),
                 ("generation_tokens_total", self.generation_tokens),
                 ("preemptions_total", self.preemptions),
                 ("spec_draft_tokens_total", self.drafted),

@@ -53,7 +53,7 @@ class PromptBuilder:
         self.engine, self.tokenizer = engine, tokenizer
         self.max_chars, self.max_prompts = max_chars, max_prompts
 
-    def completion(self, prompt, params_for: ParamsFor, echo: bool = False) -> Prepared:
+    def completion(self, prompt, params_for: ParamsFor, echo: bool = False, logit_bias=None) -> Prepared:
         batch = completion_batch(prompt)
         if len(batch) > self.max_prompts:
             raise RequestError(
@@ -68,16 +68,26 @@ class PromptBuilder:
         texts = [""] * len(batch)
         if echo:
             texts = [p if isinstance(p, str) else self.tokenizer.decode(i) for p, i in zip(batch, ids)]
-        return self._prepare(ids, params_for, texts)
+        return self._prepare(ids, params_for, texts, logit_bias)
 
-    def chat(self, messages, params_for: ParamsFor) -> Prepared:
+    def chat(self, messages, params_for: ParamsFor, logit_bias=None) -> Prepared:
         """`messages`: protocol.ChatMessage objects."""
-        self._check_length(sum(len(m.text) for m in messages))
-        ids = self._encode(self._render(messages))
-        return self._prepare([ids], params_for, [""])
+        return self._prepare([self.chat_ids(messages)], params_for, [""], logit_bias)
 
-    def _prepare(self, prompts: list[list[int]], params_for: ParamsFor, texts: list[str]) -> Prepared:
-        groups = [self.engine.make_sequences(ids, params_for(len(ids))) for ids in prompts]
+    def chat_ids(self, messages) -> list[int]:
+        """The token ids of `messages` rendered by the chat template (ready for the reply)."""
+        self._check_length(sum(len(m.text) for m in messages))
+        return self._encode(self._render(messages))
+
+    def text_ids(self, text: str) -> list[int]:
+        self._check_length(len(text))
+        return self._encode(text)
+
+    def _prepare(
+        self, prompts: list[list[int]], params_for: ParamsFor, texts: list[str], logit_bias
+    ) -> Prepared:
+        """`logit_bias`: token id -> bias, for every sequence of the request."""
+        groups = [self.engine.make_sequences(ids, params_for(len(ids)), logit_bias) for ids in prompts]
         return Prepared(groups, sum(len(ids) for ids in prompts), texts)
 
     def _check_length(self, chars: int) -> None:

@@ -36,6 +36,21 @@ class SamplingFields(BaseModel):
     stop: str | list[str] | None = None
     seed: int | None = None
     stream_options: StreamOptions | None = None
+    logit_bias: dict[str, float] | None = None  # token id (as a string, as JSON keys are) -> bias
+    ignore_eos: bool = False  # not in OpenAI's API; vLLM's: generate max_tokens whatever (benchmarks)
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias_range(cls, bias):
+        for key, value in (bias or {}).items():
+            if not key.lstrip("-").isdigit():
+                raise ValueError(f"logit_bias keys are token ids; {key!r} is not an integer")
+            if not -100 <= value <= 100:
+                raise ValueError(f"logit_bias values lie in [-100, 100]; token {key} has {value}")
+        return bias
+
+    def token_bias(self) -> dict[int, float] | None:
+        return {int(k): v for k, v in self.logit_bias.items()} if self.logit_bias else None
 
     def stop_list(self) -> list[str]:
         if self.stop is None:
@@ -54,6 +69,7 @@ class CompletionRequest(SamplingFields):
     prompt: str | list[str] | list[int] | list[list[int]]  # a text, a batch of texts, ids, a batch of ids
     logprobs: int | None = Field(default=None, ge=0, le=5)
     echo: bool = False
+    best_of: int | None = Field(default=None, ge=1, le=16)
 
     @field_validator("prompt", mode="wrap")
     @classmethod
@@ -105,7 +121,7 @@ NO_OP_VALUES = {
 class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     logprobs: bool = False
-    top_logprobs: int | None = Field(default=None, ge=0, le=5)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     response_format: Any = None
     tools: Any = None
     tool_choice: Any = None
@@ -129,8 +145,8 @@ class Usage(BaseModel):
 
 class CompletionLogprobs(BaseModel):
     tokens: list[str]
-    token_logprobs: list[float]
-    top_logprobs: list[dict[str, float]] | None = None
+    token_logprobs: list[float | None]  # None for the first token of an echoed prompt (no context)
+    top_logprobs: list[dict[str, float] | None] | None = None
     text_offset: list[int]
 
 
@@ -213,6 +229,33 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class TokenizeRequest(BaseModel):
+    """vLLM's /tokenize body (what lm-evaluation-harness's remote tokenizer sends): a text `prompt`
+    or chat `messages`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str | None = None
+    messages: list[ChatMessage] | None = None
+    add_special_tokens: bool = True
+
+
+class TokenizeResponse(BaseModel):
+    tokens: list[int]
+    count: int
+    max_model_len: int
+
+
+class DetokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    tokens: list[int]
+
+
+class DetokenizeResponse(BaseModel):
+    prompt: str
 
 
 class ErrorBody(BaseModel):

@@ -60,6 +60,8 @@ class Sequence:
     seq_id: int = field(default_factory=lambda: next(_ids))
     output_ids: list[int] = field(default_factory=list)
     output_logprobs: list[float] = field(default_factory=list)
+    output_top_logprobs: list[dict[int, float]] = field(default_factory=list)  # params.logprobs > 0
+    logit_bias: dict[int, float] | None = None  # added to the logits before sampling (OpenAI's logit_bias)
     max_tokens: int = field(init=False)
     stop_ids: set[int] = field(init=False)
     status: Status = Status.WAITING
@@ -109,7 +111,7 @@ class Sequence:
     def is_finished(self) -> bool:
         return self.status is Status.FINISHED
 
-    def append_token(self, token_id: int, logprob: float = 0.0) -> None:
+    def append_token(self, token_id: int, logprob: float = 0.0, top: dict[int, float] | None = None) -> None:
         now = time.perf_counter()
         if self.first_token_time is None:
             self.first_token_time = now
@@ -117,6 +119,8 @@ class Sequence:
         self.token_times.append(now)
         self.output_ids.append(token_id)
         self.output_logprobs.append(logprob)
+        if top is not None:
+            self.output_top_logprobs.append(top)
 
     def check_finished(self) -> bool:
         """Finish on EOS/stop token ids or max_tokens; stop strings are the server's (it sees text)."""

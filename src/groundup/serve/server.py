@@ -30,10 +30,12 @@ from groundup.serve.config import ServerConfig
 from groundup.serve.guards import BearerAuth, BodyLimit, BodyTooLarge
 from groundup.serve.limits import RequestError
 from groundup.serve.prompts import Prepared, PromptBuilder
-from groundup.serve.responses import ChatRenderer, CompletionRenderer
+from groundup.serve.responses import ChatRenderer, CompletionRenderer, PromptScore
 from groundup.serve.streaming import EngineFailure, Renderer, choice_events, respond
 from groundup.serve.workers import Workers
 from groundup.tokenizers.protocol import Tokenizer
+
+PROTECTED = ("/v1/", "/tokenize", "/detokenize", "/tokenizer_info")  # need the API key, if one is set
 
 
 class APIError(Exception):
@@ -114,7 +116,7 @@ class OpenAIServer:
                 exc.status_code, P.ErrorBody(message=str(exc.detail), type="invalid_request_error")
             )
 
-        app.add_middleware(BearerAuth, api_key=self.api_key)
+        app.add_middleware(BearerAuth, api_key=self.api_key, prefixes=PROTECTED)
         app.add_middleware(BodyLimit, max_bytes=self.config.max_body_bytes)  # outermost: before all else
         app.get("/health")(self.health)
         app.get("/metrics")(self.metrics)
@@ -122,6 +124,9 @@ class OpenAIServer:
         app.get("/v1/models/{model_id:path}")(self.model)
         app.post("/v1/completions")(self.completions)
         app.post("/v1/chat/completions")(self.chat_completions)
+        app.post("/tokenize")(self.tokenize)
+        app.post("/detokenize")(self.detokenize)
+        app.get("/tokenizer_info")(self.tokenizer_info)
         return app
 
     async def health(self):
@@ -137,13 +142,68 @@ class OpenAIServer:
         self._check_model(model_id)
         return P.ModelCard(id=self.model_name)
 
+    # -- tokenizer helpers (vLLM's; lm-evaluation-harness's `remote` tokenizer uses them) ------------
+    async def tokenize(self, req: P.TokenizeRequest):
+        if (req.prompt is None) == (req.messages is None):
+            raise APIError(400, "send either a text `prompt` or chat `messages` to tokenize", param="prompt")
+        build, arg = (
+            (self.prompts.text_ids, req.prompt)
+            if req.messages is None
+            else (self.prompts.chat_ids, req.messages)
+        )
+        ids = await self._prepare(req, build, arg)
+        return P.TokenizeResponse(
+            tokens=ids, count=len(ids), max_model_len=self.engine.limits.max_tokens_total
+        )
+
+    async def detokenize(self, req: P.DetokenizeRequest):
+        vocab = self.engine.limits.vocab_size
+        if any(not 0 <= t < vocab for t in req.tokens):
+            raise APIError(400, f"token ids must lie in [0, {vocab}) for this model", param="tokens")
+        return P.DetokenizeResponse(prompt=await self.workers.run(self.tokenizer.decode, req.tokens))
+
+    async def tokenizer_info(self):
+        """The special tokens and chat template, as vLLM's /tokenizer_info reports them."""
+        tok = self.tokenizer
+
+        def name(token_id):
+            return tok.id_to_token(token_id) if token_id is not None else None
+
+        return {
+            "eos_token": name(tok.eos_token_id),
+            "bos_token": name(tok.bos_token_id),
+            "pad_token": None,
+            "chat_template": tok.chat_template,
+            "model_max_length": self.engine.limits.max_tokens_total,
+        }
+
     # -- endpoints ---------------------------------------------------------------------------------
     async def completions(self, req: P.CompletionRequest):
         self._check_model(req.model)
-        params_for = self._params_for(req, default_max=16)
-        prepared = await self._prepare(req, self.prompts.completion, req.prompt, params_for, req.echo)
-        echoes = [text for text in prepared.texts for _ in range(req.n)]  # choice i*n + j: prompt i
-        return await self._respond(req, prepared, CompletionRenderer(self.tokenizer, req.logprobs, echoes))
+        best = self._best_of(req)
+        params_for = self._params_for(req, default_max=16, count=best, top=req.logprobs)
+        prepared = await self._prepare(
+            req, self.prompts.completion, req.prompt, params_for, req.echo, req.token_bias()
+        )
+        echoes = [text for text in prepared.texts for _ in range(req.n)] if req.echo else None  # i*n + j
+        scores = None
+        if req.echo and req.logprobs is not None:
+            scores = [await self._score(g[0].prompt_ids, req.logprobs) for g in prepared.groups]
+            scores = [score for score in scores for _ in range(req.n)]
+        renderer = CompletionRenderer(self.tokenizer, req.logprobs, echoes, scores)
+        return await self._respond(req, prepared, renderer, keep=(req.n, best) if best > req.n else None)
+
+    async def _score(self, prompt_ids: list[int], top: int) -> PromptScore:
+        return PromptScore(prompt_ids, *await self.engine.prompt_logprobs(prompt_ids, top))
+
+    def _best_of(self, req: P.CompletionRequest) -> int:
+        """How many completions to generate per prompt (`best_of`, at least n)."""
+        best = req.best_of or req.n
+        if best < req.n:
+            raise APIError(400, f"best_of ({best}) must be >= n ({req.n})", param="best_of")
+        if best > req.n and req.stream:
+            raise APIError(400, "best_of > n cannot be streamed; set stream to false", param="best_of")
+        return best
 
     async def chat_completions(self, req: P.ChatCompletionRequest):
         self._check_model(req.model)
@@ -154,13 +214,17 @@ class OpenAIServer:
                 param=field,
                 code="unsupported_parameter",
             )
-        params_for = self._params_for(req, default_max=512)
-        prepared = await self._prepare(req, self.prompts.chat, req.messages, params_for, prompt="messages")
-        return await self._respond(req, prepared, ChatRenderer(self.tokenizer, req.logprobs, req.n))
+        top = (req.top_logprobs or 0) if req.logprobs else None
+        params_for = self._params_for(req, default_max=512, top=top)
+        prepared = await self._prepare(
+            req, self.prompts.chat, req.messages, params_for, req.token_bias(), prompt="messages"
+        )
+        renderer = ChatRenderer(self.tokenizer, req.logprobs, req.n, top or 0)
+        return await self._respond(req, prepared, renderer)
 
-    async def _respond(self, req: P.SamplingFields, prepared: Prepared, renderer: Renderer):
+    async def _respond(self, req: P.SamplingFields, prepared: Prepared, renderer: Renderer, keep=None):
         events = choice_events(self.engine, prepared.groups, self.tokenizer, req.stop_list())
-        return await respond(events, renderer, req, self.model_name, prepared.prompt_tokens)
+        return await respond(events, renderer, req, self.model_name, prepared.prompt_tokens, keep)
 
     # -- requests -> sequences ----------------------------------------------------------------------
     def _check_model(self, model: str) -> None:
@@ -172,18 +236,20 @@ class OpenAIServer:
                 code="model_not_found",
             )
 
-    async def _prepare(self, req: P.SamplingFields, build, *args, prompt: str = "prompt") -> Prepared:
+    async def _prepare(self, req, build, *args, prompt: str = "prompt"):
         """`build(*args)` (a PromptBuilder method) on a worker thread. Its RequestError becomes a 400
         naming the field as this request spelled it (the chat endpoint's prompt is its `messages`)."""
         try:
             return await self.workers.run(build, *args)
         except RequestError as exc:
-            param = {"prompt": prompt, "max_tokens": req.token_limit_field()}.get(exc.param, exc.param)
+            limit = req.token_limit_field() if isinstance(req, P.SamplingFields) else "max_tokens"
+            param = {"prompt": prompt, "max_tokens": limit}.get(exc.param, exc.param)
             raise APIError(400, str(exc), param=param, code=exc.code) from exc
 
-    def _params_for(self, req: P.SamplingFields, default_max: int):
-        """prompt length -> the n SamplingParams of one prompt (the output limit defaults to what the
-        prompt leaves, capped at `default_max`)."""
+    def _params_for(self, req: P.SamplingFields, default_max: int, count: int | None = None, top=None):
+        """prompt length -> the `count` (default n) SamplingParams of one prompt (the output limit
+        defaults to what the prompt leaves, capped at `default_max`); `top`: how many alternatives
+        to report per token (logprobs), None for none."""
         limit = req.max_tokens or req.max_completion_tokens
         if req.max_tokens and req.max_completion_tokens and req.max_tokens != req.max_completion_tokens:
             raise APIError(
@@ -202,8 +268,10 @@ class OpenAIServer:
                     top_p=req.top_p,
                     max_tokens=max_tokens,
                     seed=None if req.seed is None else req.seed + i,
+                    logprobs=top,
+                    ignore_eos=req.ignore_eos,
                 )
-                for i in range(req.n)
+                for i in range(count or req.n)
             ]
 
         return params_for

@@ -38,6 +38,12 @@ class Choice:
     finish_reason: str | None = None
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[dict[int, float]] = field(default_factory=list)
+
+    @property
+    def mean_logprob(self) -> float:
+        """Log probability per token, by which `best_of` ranks choices."""
+        return sum(self.logprobs) / max(1, len(self.logprobs))
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Event:
     token_ids: list[int]
     logprobs: list[float]
     finish_reason: str | None
+    top_logprobs: list[dict[int, float]] = field(default_factory=list)
 
 
 class Renderer(Protocol):
@@ -91,7 +98,11 @@ async def choice_events(engine: AsyncEngine, groups, tokenizer, stops: list[str]
                     choice.finish_reason = "stop" if item.finish_reason == "abort" else item.finish_reason
                 choice.token_ids += item.token_ids
                 choice.logprobs += item.logprobs
-                await merged.put(Event(choice, delta, item.token_ids, item.logprobs, choice.finish_reason))
+                choice.top_logprobs += item.top_logprobs
+                event = Event(
+                    choice, delta, item.token_ids, item.logprobs, choice.finish_reason, item.top_logprobs
+                )
+                await merged.put(event)
                 if choice.finish_reason:
                     break
         except Exception as exc:
@@ -125,11 +136,29 @@ def count_usage(prompt_tokens: int, choices: list[Choice]) -> P.Usage:
     )
 
 
+def best_of(choices: list[Choice], n: int, best: int) -> list[Choice]:
+    """Of each prompt's `best` choices (consecutive), the `n` with the highest log probability per
+    token, renumbered as if only n had been asked for (prompt p's j-th kept choice is p·n + j)."""
+    kept = []
+    for p in range(0, len(choices), best):
+        ranked = sorted(choices[p : p + best], key=lambda c: c.mean_logprob, reverse=True)[:n]
+        for j, c in enumerate(sorted(ranked, key=lambda c: c.index)):
+            c.index = p // best * n + j
+            kept.append(c)
+    return kept
+
+
 async def respond(
-    events: AsyncIterator[Event], renderer: Renderer, req: P.SamplingFields, model: str, prompt_tokens: int
+    events: AsyncIterator[Event],
+    renderer: Renderer,
+    req: P.SamplingFields,
+    model: str,
+    prompt_tokens: int,
+    keep: tuple[int, int] | None = None,
 ):
     """The HTTP answer to `req`: a StreamingResponse of server-sent events if it asked for a stream,
-    else the collected response body."""
+    else the collected response body. `keep=(n, best_of)`: return the n best of each prompt's
+    best_of choices (usage still counts every token generated)."""
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         chunks = _sse_chunks(events, renderer, model, prompt_tokens if include_usage else None)
@@ -138,9 +167,10 @@ async def respond(
     async for event in events:
         choices[event.choice.index] = event.choice
     ordered = [choices[i] for i in sorted(choices)]
-    return renderer.response_type(
-        model=model, choices=[renderer.choice(c) for c in ordered], usage=count_usage(prompt_tokens, ordered)
-    )
+    usage = count_usage(prompt_tokens, ordered)
+    if keep:
+        ordered = best_of(ordered, *keep)
+    return renderer.response_type(model=model, choices=[renderer.choice(c) for c in ordered], usage=usage)
 
 
 async def _sse_chunks(events, renderer: Renderer, model: str, usage_prompt_tokens: int | None):
