@@ -124,9 +124,31 @@ def test_progress_reads_the_results_file(tmp_path):
 def test_progress_without_results_says_how_to_get_them(tmp_path):
     from groundup.lab.dashboard import progress_payload
 
-    data = progress_payload(tmp_path / "missing.json")
+    data = progress_payload(tmp_path / "missing.json", committed=tmp_path / "no-dashboard.md")
     assert "make test" in data["results"]["source"]
     assert all(m["status"] == "not started" for t in data["tracks"] for m in t["modules"])
+
+
+def test_progress_falls_back_to_the_committed_dashboard(tmp_path):
+    from collections import Counter
+
+    from groundup.curriculum.progress import module_progress, render_markdown
+    from groundup.curriculum.results import CheckResult
+    from groundup.lab.dashboard import progress_payload
+
+    checks = [CheckResult("a", ("0.1",), "passed"), CheckResult("b", ("0.1",), "skipped")]
+    checks += [CheckResult("c", ("1.2",), "failed")]
+    markdown = tmp_path / "PROGRESS.md"
+    markdown.write_text(render_markdown(module_progress(checks), {"generated": "2026-01-01T00:00:00"}))
+    data = progress_payload(tmp_path / "missing.json", committed=markdown)
+    modules = {m["id"]: m for t in data["tracks"] for m in t["modules"]}
+    assert modules["0.1"]["status"] == "incomplete" and Counter(modules["0.1"]["counts"]) == Counter(
+        passed=1, skipped=1
+    )
+    assert modules["1.2"]["status"] == "failing" and modules["0.2"]["counts"] == {}
+    assert (
+        data["results"]["generated"] == "2026-01-01T00:00:00" and "PROGRESS.md" in data["results"]["source"]
+    )
 
 
 def test_pages_are_served(lab_client):
