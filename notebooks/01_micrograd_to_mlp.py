@@ -111,5 +111,5 @@ ax.set(xlabel="step", ylabel="cross-entropy", title="MLP on MNIST (NumPy autogra
 plt.show()
 
 # %% [markdown]
-# Next: `groundup grad mnist` trains longer from the command line, and notebook 2 replaces the dense
+# Next: `groundup grad demo mlp` trains longer from the command line, and notebook 2 replaces the dense
 # layers with convolutions.

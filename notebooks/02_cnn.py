@@ -62,7 +62,7 @@ plt.show()
 #
 # `training.cnn()`: two blocks of conv 3×3 → ReLU → max-pool, then one linear layer; 28×28 → 7×7×32
 # → 10 classes, with only ~20k weights. One epoch on 1,000 digits here (the command
-# `groundup grad mnist --model cnn` trains on all 4,000).
+# `groundup grad demo cnn` trains on all 4,000).
 
 # %%
 small = training.MnistArrays(data.x_train[:1000], data.y_train[:1000], data.x_test, data.y_test)
@@ -104,4 +104,4 @@ plt.show()
 
 # %% [markdown]
 # Next: the zoo capstone (`groundup vision zoo`) trains every architecture with the same budget, and
-# `groundup vision lab` shows Grad-CAM maps of what they look at.
+# `groundup vision gradcam` shows Grad-CAM maps of what they look at.

@@ -43,9 +43,7 @@ for (left, right), new_id in basic.merges[:8]:
         f"{new_id}: {basic.token_bytes(left)!r} + {basic.token_bytes(right)!r} -> {basic.token_bytes(new_id)!r}"
     )
 ids = basic.encode("the lowest tokenizer")
-print(
-    len(b"the lowest tokenizer"), "bytes ->", len(ids), "tokens:", [basic.token_bytes(i) for i in ids]
-)
+print(len(b"the lowest tokenizer"), "bytes ->", len(ids), "tokens:", [basic.token_bytes(i) for i in ids])
 assert basic.decode(ids) == "the lowest tokenizer"
 
 # %% [markdown]
@@ -77,5 +75,5 @@ for row in table["tokenizers"]:
     print(f"{row['name']:8s} {row['count']:3d} tokens:", "|".join(t["text"] for t in row["tokens"]))
 
 # %% [markdown]
-# Try `groundup tokenize --tokenizer cl100k "your text"` on the command line, and
-# `groundup tokenizer train` to train one on a corpus.
+# Try `groundup tokenize encode --tokenizer cl100k "your text"` on the command line, and
+# `groundup tokenize train` to train one on a corpus.

@@ -15,7 +15,7 @@ MAX_TOKENS = 64  # a T x T heatmap per head stays readable up to about this leng
 
 
 def attention_payload(model, tokenizer, text: str, layer: int | None = None) -> dict:
-    """{"tokens", "n_layers", "n_heads", "layer", "heads": [H][T][T], "entropy": [L][H]}.
+    """{"tokens", "n_layers", "n_heads", "layer", "heads" (H x T x T), "entropy" (L x H)}.
 
     `layer` None sends the last layer's heads; the entropy table (mean over queries, in nats) covers
     every layer and head, so a learner can spot the sharp and the diffuse heads before choosing one.
