@@ -80,7 +80,7 @@ notebooks: $(STAMP)
 
 # Every notebook executed by nbclient (the slow ones too: ~6 minutes on two loaded cores).
 test-notebooks: $(STAMP)
-	$(PY) -m pytest tests/notebooks -n 0
+	$(PY) -m pytest tests/notebooks/test_notebooks.py -n 0
 
 # The lab in headless Chromium (Debian's chromium + chromium-driver, installed here when missing).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
