@@ -22,6 +22,7 @@ endif
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test test-all bench docs-reports lint setup clean-venv
+.PHONY: docs docs-serve notebooks test-notebooks test-browser lab-screenshots
 
 setup: $(STAMP)
 
@@ -64,3 +65,30 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The documentation site (mkdocs-material, docs/ + mkdocs.yml) into site/; --strict: a broken link fails.
+# The dashboard page comes from the last `make test` results (else the committed docs/PROGRESS.md).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=src $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=src $(VENV)/bin/mkdocs serve
+
+# The notebooks as .ipynb for Jupyter (git-ignored; the jupytext .py files are the source).
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --to ipynb notebooks/[0-9]*.py
+
+# Every notebook executed by nbclient (the slow ones too: ~6 minutes on two loaded cores).
+test-notebooks: $(STAMP)
+	$(PY) -m pytest tests/notebooks/test_notebooks.py -n 0
+
+# The lab in headless Chromium (Debian's chromium + chromium-driver, installed here when missing).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-browser: $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver)
+	$(PY) -m pytest tests/lab/test_browser.py -n 0
+
+# The same browser tests, saving the page screenshots the docs and the README show.
+lab-screenshots: test-browser
+	GROUNDUP_SCREENSHOTS=docs/images/lab $(PY) -m pytest tests/lab/test_browser.py -n 0
