@@ -14,11 +14,11 @@ pytestmark = pytest.mark.module("3.5")
 PROMPTS = ["Hi?", "Go on", "Why not", "Tell me", "And then?", "Sure", "Well", "Ok?"]
 
 
-def _policy(model):
+def _policy(model, scale=0.02):
     with torch.no_grad():
-        model.lm_head.weight.mul_(0.02)  # near-uniform next-token distribution
+        model.lm_head.weight.mul_(scale)  # a flatter next-token distribution
     top = Top(model, Trunk(model, 1))
-    apply_lora(top, ["attn.qkv", "attn.out"], r=4, alpha=8)
+    apply_lora(top, ["attn.qkv", "attn.out", "mlp.gate_up", "mlp.down"], r=4, alpha=8)
     return top
 
 
@@ -46,18 +46,18 @@ def test_rollout_batch_keeps_the_sampled_tokens(byte_llama, byte_tokenizer):
 
 
 def test_ppo_raises_a_reward_with_a_known_optimum(byte_llama, byte_tokenizer):
+    """Reward: the fraction of answer tokens that are lowercase letters (optimum 1; ~0.5 at the start)."""
     torch.manual_seed(0)
-    top = _policy(byte_llama)
-    e = ord("e")
+    top = _policy(byte_llama, scale=0.3)
 
-    def reward(batch):  # (B,): the fraction of response tokens that are 'e'
-        hits = ((batch.input_ids == e) & batch.response_mask).sum(1)
-        return hits / batch.response_mask.sum(1)
+    def reward(batch):  # (B,)
+        ids, mask = batch.input_ids, batch.response_mask
+        return ((ids >= ord("a")) & (ids <= ord("z")) & mask).sum(1) / mask.sum(1)
 
     cfg = PPOConfig(
-        iterations=25, prompts_per_iteration=8, max_new_tokens=6, epochs=4, lr=2e-2, init_kl_coef=0.01
+        iterations=20, prompts_per_iteration=16, max_new_tokens=6, epochs=4, lr=5e-3, init_kl_coef=0.01
     )
-    curve = train_ppo(byte_llama, top, reward, byte_tokenizer, PROMPTS, cfg, seed=0, log=lambda m: None)
+    curve = train_ppo(byte_llama, top, reward, byte_tokenizer, PROMPTS * 2, cfg, seed=0, log=lambda m: None)
     first, last = sum(curve["score"][:5]) / 5, sum(curve["score"][-5:]) / 5
-    assert last > max(0.3, 3 * first), curve["score"]
+    assert last > max(0.75, first + 0.2), curve["score"]
     assert all(k in curve for k in ("kl", "beta", "loss", "seconds")) and curve["kl"][-1] > 0

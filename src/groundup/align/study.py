@@ -276,6 +276,25 @@ def run_constitutional(model, tokenizer, prompts, principles, max_new_tokens, se
     return traces, pairs
 
 
+def constitutional_demo(
+    out, model, tokenizer, n_prompts: int, n_principles: int, max_new_tokens: int, seed: int
+):
+    """The loop on the first `n_prompts` instructions with the first `n_principles` principles; writes
+    constitutional.jsonl (every critique and revision) and returns its summary."""
+    from groundup.reports import write_text
+
+    prompts, principles = list(INSTRUCTIONS[:n_prompts]), PRINCIPLES[:n_principles]
+    traces, pairs = run_constitutional(model, tokenizer, prompts, principles, max_new_tokens, seed)
+    write_text(Path(out) / "constitutional.jsonl", "".join(json.dumps(t) + "\n" for t in traces))
+    return {
+        "prompts": len(traces),
+        "principles": len(principles),
+        "pairs": len(pairs),
+        "original_score": sum(rule_score(t["original"]) for t in traces) / len(traces),
+        "revised_score": sum(rule_score(t["final"]) for t in traces) / len(traces),
+    }
+
+
 def main(
     out: Path,
     n_shakespeare: int = 8,
@@ -401,25 +420,12 @@ def main(
     write_json(out / "results.json", results)
 
     if constitutional_prompts:
-        traces, c_pairs = stage(
+        results["constitutional"] = stage(
             "constitutional",
-            lambda: run_constitutional(
-                base,
-                tokenizer,
-                list(INSTRUCTIONS[:constitutional_prompts]),
-                PRINCIPLES[:constitutional_principles],
-                max_new_tokens,
-                seed,
+            lambda: constitutional_demo(
+                out, base, tokenizer, constitutional_prompts, constitutional_principles, max_new_tokens, seed
             ),
         )
-        write_text(out / "constitutional.jsonl", "".join(json.dumps(t) + "\n" for t in traces))
-        results["constitutional"] = {
-            "prompts": len(traces),
-            "principles": constitutional_principles,
-            "pairs": len(c_pairs),
-            "original_score": sum(rule_score(t["original"]) for t in traces) / len(traces),
-            "revised_score": sum(rule_score(t["final"]) for t in traces) / len(traces),
-        }
         log(f"constitutional: {results['constitutional']} ({seconds['constitutional']:.0f}s)")
     write_json(out / "results.json", results)
     plot_curves(

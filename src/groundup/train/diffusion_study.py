@@ -21,6 +21,71 @@ from groundup.models.diffusion import NoiseSchedule, diffusion_loss, sample
 from groundup.models.unet import UNet, UNetConfig
 
 
+def build_denoiser(kind: str, width: int = 32):
+    """(network, its config as a dict) for "unet" (U-Net of `width` channels) or "dit" (DiT of width 2·width)."""
+    from dataclasses import asdict
+
+    from groundup.models.dit import DiT, DiTConfig
+
+    if kind == "unet":
+        cfg = UNetConfig(image_size=8, width=width)
+        return UNet(cfg), asdict(cfg)
+    if kind == "dit":
+        cfg = DiTConfig(image_size=8, patch=2, dim=2 * width, n_layers=4, n_heads=4)
+        return DiT(cfg), asdict(cfg)
+    raise ValueError(f"denoiser must be 'unet' or 'dit', got {kind!r}")
+
+
+def load_denoiser(path):
+    """(network in eval mode, schedule) from a model.pt written by `main`."""
+    from groundup.errors import GroundupError
+    from groundup.models.dit import DiT, DiTConfig
+
+    try:
+        saved = torch.load(path, weights_only=True)
+    except (OSError, RuntimeError) as exc:
+        raise GroundupError(
+            f"cannot read {path} ({exc}); give the model.pt written by `groundup diffusion train`"
+        ) from None
+    net = (
+        UNet(UNetConfig(**saved["config"]))
+        if saved["denoiser"] == "unet"
+        else DiT(DiTConfig(**saved["config"]))
+    )
+    net.load_state_dict(saved["state"])
+    return net.eval(), NoiseSchedule(1000, saved["schedule"])
+
+
+@torch.no_grad()
+def sample_saved(path, labels, method: str = "ddim", steps: int = 50, guidance: float = 1.0, seed: int = 0):
+    """(N, 1, 8, 8) samples in [-1, 1] of the digits `labels` from a saved model."""
+    net, schedule = load_denoiser(path)
+    null = net.cfg.null_label
+    images = sample(
+        net,
+        schedule,
+        labels,
+        (1, 8, 8),
+        null_label=null,
+        guidance=guidance,
+        method=method,
+        num_steps=steps,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return images.clamp(-1, 1)
+
+
+def save_grid(path, images, rows: int) -> None:
+    """A PNG of the images, `rows` rows (one per digit asked for)."""
+    from groundup.reports import figure
+
+    cols = len(images) // rows
+    grid = images[:, 0].view(rows, cols, 8, 8).permute(0, 2, 1, 3).reshape(8 * rows, 8 * cols)
+    with figure(path, figsize=(0.5 * cols + 0.5, 0.5 * rows + 0.5)) as (_, ax):
+        ax.imshow(grid.numpy(), cmap="gray_r")
+        ax.set(xticks=[], yticks=[])
+
+
 def load_digits(test_size: int = 300, seed: int = 0):
     """sklearn's 1,797 digits as (N, 1, 8, 8) in [-1, 1] and labels, split by a seeded permutation."""
     from groundup.data import load_sklearn
@@ -99,6 +164,7 @@ def main(
     lr: float = 2e-3,
     width: int = 32,
     kind: str = "cosine",
+    denoiser: str = "unet",
     p_uncond: float = 0.1,
     guidances: tuple[float, ...] = (0.0, 1.0, 3.0),
     per_class: int = 20,
@@ -117,12 +183,16 @@ def main(
         clf_acc = (clf(x_test).argmax(-1) == y_test).float().mean().item()
     log(f"classifier test accuracy {clf_acc:.3f}")
     torch.manual_seed(seed)
-    net = UNet(UNetConfig(image_size=8, width=width))
+    net, config = build_denoiser(denoiser, width)
     schedule = NoiseSchedule(1000, kind)
     losses, images_per_s = train_ddpm(
         net, schedule, x_train, y_train, steps, batch_size, lr, p_uncond, seed, log
     )
     net.eval()
+    torch.save(
+        {"denoiser": denoiser, "config": config, "schedule": kind, "state": net.state_dict()},
+        out / "model.pt",
+    )
     labels = torch.arange(10).repeat_interleave(per_class)
     results = {"classifier_test_accuracy": clf_acc, "train_images_per_s": images_per_s, "schedule": kind}
     results["real_test_fd"] = frechet_distance(clf.hidden(x_train[:300]).detach().numpy(), real_features)
@@ -151,23 +221,24 @@ def main(
         }
         grids[w] = imgs
         log(rows[-1])
-    w = guidances[-1]
-    ddpm_labels = torch.arange(10).repeat_interleave(max(1, ddpm_images // 10))
-    t0 = time.perf_counter()
-    imgs = sample(
-        net,
-        schedule,
-        ddpm_labels,
-        (1, 8, 8),
-        null_label=10,
-        guidance=w,
-        method="ddpm",
-        generator=torch.Generator().manual_seed(seed + 2),
-    )
-    seconds = (time.perf_counter() - t0) / len(ddpm_labels)
-    acc, per, _ = score(clf, imgs, ddpm_labels, real_features)
-    rows.append([f"DDPM 1000, w={w:g}", acc, float("nan"), seconds * 1e3])
-    results[f"ddpm1000_w{w:g}"] = {"accuracy": acc, "per_class": per, "ms_per_image": seconds * 1e3}
+    if ddpm_images:  # 1000 network calls per image: the slow sampler DDIM replaces
+        w = guidances[-1]
+        ddpm_labels = torch.arange(10).repeat_interleave(max(1, ddpm_images // 10))
+        t0 = time.perf_counter()
+        imgs = sample(
+            net,
+            schedule,
+            ddpm_labels,
+            (1, 8, 8),
+            null_label=10,
+            guidance=w,
+            method="ddpm",
+            generator=torch.Generator().manual_seed(seed + 2),
+        )
+        seconds = (time.perf_counter() - t0) / len(ddpm_labels)
+        acc, per, _ = score(clf, imgs, ddpm_labels, real_features)
+        rows.append([f"DDPM 1000, w={w:g}", acc, float("nan"), seconds * 1e3])
+        results[f"ddpm1000_w{w:g}"] = {"accuracy": acc, "per_class": per, "ms_per_image": seconds * 1e3}
     write_json(out / "results.json", results)
     plot_curves(
         out / "loss.png", {"ε-MSE (smoothed)": _smooth(losses)}, "DDPM training on 8×8 digits", "loss"
@@ -190,7 +261,8 @@ def main(
         "# 3.6 capstone: class-conditional DDPM with classifier-free guidance on 8×8 digits",
         "",
         f"Data: scikit-learn digits ({len(x_train)} train / {len(x_test)} held out), scaled to [-1, 1]. "
-        f"U-Net width {width}, {kind} schedule, T = 1000, {steps} Adam steps of {batch_size} "
+        f"{'U-Net width' if denoiser == 'unet' else 'DiT (2×2 patches) width'} {width}, {kind} schedule, "
+        f"T = 1000, {steps} Adam steps of {batch_size} "
         f"(label dropped with p = {p_uncond}); {images_per_s:.0f} training images/s. "
         f"Judge: an MLP classifier with {clf_acc:.3f} held-out accuracy on real digits; "
         f"Fréchet distance of its features, real train vs real held-out: {results['real_test_fd']:.2f}.",
