@@ -319,7 +319,7 @@ def main(
     """Run the stages and write report.md, results.json, preferences.jsonl, constitutional.jsonl and
     figures to `out`. `load()` returns a fresh (model, tokenizer); the default is the bundled SmolLM2."""
     from groundup.generate.loading import load_model
-    from groundup.reports import plot_curves, write_json, write_text
+    from groundup.reports import write_json, write_text
 
     load = load or load_model
     ppo = ppo or PPOConfig()
@@ -366,7 +366,7 @@ def main(
             Top(base, trunk, True), tokenizer, train, held_out, sft_steps, batch_size, 1e-3, seed
         ),
     )
-    results["sft"] = {k: v for k, v in sft.items() if k != "losses"}
+    results["sft"] = sft
     log(f"sft: {results['sft']} ({seconds['sft']:.0f}s)")
     rm, rm_fig = stage(
         "reward_model",
@@ -375,7 +375,7 @@ def main(
         ),
     )
     rm.requires_grad_(False)
-    results["reward_model"] = {k: v for k, v in rm_fig.items() if k not in ("losses", "train_acc")}
+    results["reward_model"] = rm_fig
     log(f"reward model: {results['reward_model']} ({seconds['reward_model']:.0f}s)")
 
     held_prompts = [p.prompt for p in held_out]
@@ -428,15 +428,7 @@ def main(
         )
         log(f"constitutional: {results['constitutional']} ({seconds['constitutional']:.0f}s)")
     write_json(out / "results.json", results)
-    plot_curves(
-        out / "training_losses.png",
-        {"SFT": sft["losses"], "reward model (BT)": rm_fig["losses"], "DPO": dpo["loss"]},
-        "SmolLM2-135M + LoRA: training losses",
-        "loss",
-    )
-    _plot_dpo(out / "dpo_held_out.png", dpo)
-    _plot_ppo(out / "ppo_curves.png", results["ppo"]["curve"])
-    write_text(out / "report.md", _report(results))
+    write_report(out, results)
     return results
 
 
@@ -467,32 +459,57 @@ def _plot_ppo(path, curve):
             ax.grid(alpha=0.3)
 
 
+def write_report(out, results: dict) -> None:
+    """report.md and the figures from a results dict (results.json): the stages that ran."""
+    from groundup.reports import plot_curves, write_text
+
+    out = Path(out)
+    losses = {
+        name: results[key]["losses"]
+        for name, key in (("SFT", "sft"), ("reward model (BT)", "reward_model"), ("DPO", "dpo"))
+        if key in results and "losses" in results[key]
+    }
+    if "dpo" in results:
+        losses["DPO"] = results["dpo"]["loss"]
+        _plot_dpo(out / "dpo_held_out.png", results["dpo"])
+    if losses:
+        plot_curves(out / "training_losses.png", losses, "SmolLM2-135M + LoRA: training losses", "loss")
+    if "ppo" in results:
+        _plot_ppo(out / "ppo_curves.png", results["ppo"]["curve"])
+    write_text(out / "report.md", _report(results))
+
+
+def _rows(r: dict) -> list:
+    rows = []
+    if "sft" in r:
+        rows.append(["SFT: held-out response perplexity", r["sft"]["ppl_before"], r["sft"]["ppl_after"]])
+    if "reward_model" in r:
+        rm = r["reward_model"]
+        rows.append(["reward model: held-out pair accuracy", rm["acc_before"], rm["acc_after"]])
+    if "dpo" in r:
+        acc, margin = r["dpo"]["held_out_accuracy"], r["dpo"]["held_out_margin"]
+        rows.append(["DPO: held-out preference accuracy", acc[0], acc[-1]])
+        rows.append(["DPO: held-out implicit reward margin", margin[0], margin[-1]])
+    if "dpo_generation" in r:
+        gen = r["dpo_generation"]
+        rows.append(
+            ["DPO samples: mean rule score (reference → policy)", gen["reference_score"], gen["policy_score"]]
+        )
+    if "ppo" in r:
+        ppo = r["ppo"]
+        rows.append(
+            ["PPO: held-out mean reward-model score", ppo["before"]["reward"], ppo["after"]["reward"]]
+        )
+        rows.append(
+            ["PPO: held-out mean rule score", ppo["before"]["rule_score"], ppo["after"]["rule_score"]]
+        )
+    return rows
+
+
 def _report(r: dict) -> str:
     from groundup.reports import markdown_table, provenance
 
-    gen, ppo, s = r["dpo_generation"], r["ppo"], r["seconds"]
-    rows = [
-        ["SFT: held-out response perplexity", r["sft"]["ppl_before"], r["sft"]["ppl_after"]],
-        [
-            "reward model: held-out pair accuracy",
-            r["reward_model"]["acc_before"],
-            r["reward_model"]["acc_after"],
-        ],
-        [
-            "DPO: held-out preference accuracy",
-            r["dpo"]["held_out_accuracy"][0],
-            r["dpo"]["held_out_accuracy"][-1],
-        ],
-        [
-            "DPO: held-out implicit reward margin",
-            r["dpo"]["held_out_margin"][0],
-            r["dpo"]["held_out_margin"][-1],
-        ],
-        ["DPO samples: mean rule score (reference → policy)", gen["reference_score"], gen["policy_score"]],
-        ["PPO: held-out mean reward-model score", ppo["before"]["reward"], ppo["after"]["reward"]],
-        ["PPO: held-out mean rule score", ppo["before"]["rule_score"], ppo["after"]["rule_score"]],
-    ]
-    cfg = r["ppo_config"]
+    stages = ("sft", "reward_model", "dpo", "dpo_generation", "ppo", "constitutional")
     lines = [
         "# 3.5 capstone: preference data, SFT, reward model, DPO and PPO on SmolLM2-135M-Instruct",
         "",
@@ -503,23 +520,36 @@ def _report(r: dict) -> str:
         f"Every stage trains LoRA (r = 8, q/k/v and output projections) on the last {r['train_layers']} of"
         f" {r['n_layers']} blocks only; the frozen trunk's hidden states are computed once per sequence.",
         "",
-        markdown_table(["measure", "before", "after"], rows),
-        "",
-        f"DPO policy vs reference on held-out prompts (rule score, ties half): win rate {gen['win_rate']:.3f};"
-        f" KL(π‖π_ref) per sequence estimated on policy samples: {gen['kl_per_sequence']:.3f} nats.",
-        f"PPO: {cfg['iterations']} iterations of {cfg['prompts_per_iteration']} rollouts (≤ {cfg['max_new_tokens']}"
-        f" tokens), {cfg['epochs']} epochs each, adaptive β from {cfg['init_kl_coef']} (target KL"
-        f" {cfg['target_kl']} nats); KL to the reference on held-out samples after training:"
-        f" {ppo['held_out_kl_per_sequence']:.3f} nats per sequence.",
-        "",
-        "Time per stage (s, one thread, shared 2-core CPU): "
-        + ", ".join(f"{k} {v:.0f}" for k, v in s.items())
-        + f". DPO step: {r['dpo']['seconds_per_step']:.2f} s ({1 / r['dpo']['seconds_per_step']:.2f} steps/s);"
-        f" PPO iteration: {sum(ppo['curve']['seconds']) / len(ppo['curve']['seconds']):.1f} s.",
-        "",
-        "![losses](training_losses.png) ![dpo](dpo_held_out.png) ![ppo](ppo_curves.png)",
+        markdown_table(["measure", "before", "after"], _rows(r)),
         "",
     ]
+    missing = [s for s in stages if s not in r]
+    if missing:
+        lines += [f"Not run (the run was stopped before them): {', '.join(missing)}.", ""]
+    if "dpo_generation" in r:
+        gen = r["dpo_generation"]
+        lines.append(
+            f"DPO policy vs reference on held-out prompts (rule score, ties half): win rate {gen['win_rate']:.3f};"
+            f" KL(π‖π_ref) per sequence estimated on policy samples: {gen['kl_per_sequence']:.3f} nats."
+        )
+    if "ppo" in r:
+        cfg, ppo = r["ppo_config"], r["ppo"]
+        lines.append(
+            f"PPO: {cfg['iterations']} iterations of {cfg['prompts_per_iteration']} rollouts (≤ {cfg['max_new_tokens']}"
+            f" tokens), {cfg['epochs']} epochs each, lr {cfg['lr']}, adaptive β from {cfg['init_kl_coef']} (target"
+            f" KL {cfg['target_kl']} nats); KL to the reference on held-out samples after training:"
+            f" {ppo['held_out_kl_per_sequence']:.3f} nats per sequence;"
+            f" {sum(ppo['curve']['seconds']) / len(ppo['curve']['seconds']):.1f} s per iteration."
+        )
+    timing = ", ".join(f"{k} {v:.0f}" for k, v in r["seconds"].items())
+    lines += ["", f"Wall time per stage (s, one thread, nice 10, shared 2-core CPU at load 25–40): {timing}."]
+    if "dpo" in r:
+        step = r["dpo"]["seconds_per_step"]
+        lines.append(f"DPO step (4 pairs): {step:.1f} s ({1 / step:.3f} steps/s).")
+    figures = (
+        ["training_losses.png"] + ["dpo_held_out.png"] * ("dpo" in r) + ["ppo_curves.png"] * ("ppo" in r)
+    )
+    lines += ["", " ".join(f"![{f[:-4]}]({f})" for f in figures), ""]
     if "constitutional" in r:
         c = r["constitutional"]
         lines += [
