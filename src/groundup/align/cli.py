@@ -23,13 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "study", help="the 3.5 capstone: every stage, with its report", formatter_class=fmt
     )
     add_out_option(study, "align-study", docs=f"{NOTES}/3.5-alignment")
-    study.add_argument("--shakespeare-prompts", type=int_range(0, 200), default=8)
+    study.add_argument(
+        "--shakespeare-prompts", type=int_range(0, 200), default=8, help="tinyshakespeare prompts added"
+    )
     study.add_argument("--samples", type=int_range(2, 16), default=3, help="answers sampled per prompt")
-    study.add_argument("--max-new-tokens", type=int_range(4, 256), default=32)
+    study.add_argument("--max-new-tokens", type=int_range(4, 256), default=32, help="answer length cap")
     study.add_argument("--train-layers", type=int_range(1, 29), default=2, help="blocks that carry LoRA")
     study.add_argument("--steps", type=int_range(1, 10000), default=16, help="DPO and reward-model steps")
-    study.add_argument("--threads", type=int_range(1, 256), default=1)
-    study.add_argument("--seed", type=int, default=0)
+    study.add_argument("--threads", type=int_range(1, 256), default=1, help="torch CPU threads")
+    study.add_argument("--seed", type=int, default=0, help="random seed")
     study.set_defaults(func=study_command)
 
     diffusion = subparsers.add_parser(
@@ -40,16 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a denoiser, sample and score it (report)", formatter_class=fmt
     )
     add_out_option(train, "diffusion-train", docs=f"{NOTES}/3.6-diffusion")
-    train.add_argument("--denoiser", choices=DENOISERS, default="unet")
-    train.add_argument("--steps", type=int_range(1, 100000), default=500)
-    train.add_argument("--schedule", choices=("linear", "cosine"), default="cosine")
+    train.add_argument("--denoiser", choices=DENOISERS, default="unet", help="the ε-network")
+    train.add_argument("--steps", type=int_range(1, 100000), default=500, help="Adam steps of 128 images")
+    train.add_argument("--schedule", choices=("linear", "cosine"), default="cosine", help="β schedule")
     train.add_argument(
         "--quick",
         action="store_true",
         help="score 1 DDIM sample per digit, one guidance, no DDPM (smoke runs)",
     )
-    train.add_argument("--threads", type=int_range(1, 256), default=1)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int_range(1, 256), default=1, help="torch CPU threads")
+    train.add_argument("--seed", type=int, default=0, help="random seed")
     train.set_defaults(func=train_command)
 
     smp = dsub.add_parser(
@@ -57,19 +59,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     smp.add_argument("model", type=Path, help="model.pt written by `groundup diffusion train`")
     smp.add_argument("--out", type=Path, default=Path("samples.png"), help="PNG file to write")
-    smp.add_argument("--digits", type=int_range(0, 9), nargs="+", default=list(range(10)))
-    smp.add_argument("--per-digit", type=int_range(1, 100), default=8)
-    smp.add_argument("--method", choices=("ddim", "ddpm"), default="ddim")
+    smp.add_argument(
+        "--digits", type=int_range(0, 9), nargs="+", default=list(range(10)), help="one grid row per digit"
+    )
+    smp.add_argument("--per-digit", type=int_range(1, 100), default=8, help="samples per row")
+    smp.add_argument("--method", choices=("ddim", "ddpm"), default="ddim", help="sampler (DDPM: 1000 steps)")
     smp.add_argument("--steps", type=int_range(1, 1000), default=50, help="DDIM steps")
-    smp.add_argument("--guidance", type=float_range(0.0, 20.0), default=1.0)
-    smp.add_argument("--seed", type=int, default=0)
+    smp.add_argument(
+        "--guidance", type=float_range(0.0, 20.0), default=1.0, help="classifier-free guidance scale w"
+    )
+    smp.add_argument("--seed", type=int, default=0, help="random seed")
     smp.set_defaults(func=sample_command)
 
     cmp = dsub.add_parser("compare", help="the tiny DiT against the U-Net, same budget", formatter_class=fmt)
     add_out_option(cmp, "diffusion-compare", docs=f"{NOTES}/3.6-diffusion")
-    cmp.add_argument("--steps", type=int_range(1, 100000), default=300)
-    cmp.add_argument("--threads", type=int_range(1, 256), default=1)
-    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--steps", type=int_range(1, 100000), default=300, help="Adam steps of 64 per model")
+    cmp.add_argument("--threads", type=int_range(1, 256), default=1, help="torch CPU threads")
+    cmp.add_argument("--seed", type=int, default=0, help="random seed")
     cmp.set_defaults(func=compare_command)
 
 
