@@ -45,7 +45,7 @@ def test_sft_loss_equals_transformers_causal_lm_loss(tiny_llama, smol_tokenizer)
 def test_masked_prompt_positions_get_zero_gradient(tiny_llama, smol_tokenizer):
     batch = encode_examples(smol_tokenizer, PROMPTS, RESPONSES)
     logits = tiny_llama(batch.input_ids).detach().requires_grad_(True)
-    sft_loss(lambda ids: logits, batch).backward()
+    sft_loss(lambda ids, logits_index=slice(None): logits[:, logits_index], batch).backward()
     per_position = logits.grad.abs().sum(-1)  # (B, T): position t predicts token t+1
     predicts_response = torch.zeros_like(batch.response_mask)
     predicts_response[:, :-1] = batch.response_mask[:, 1:]

@@ -60,13 +60,21 @@ def encode_examples(
     if not prompts:
         raise ValueError("prompts is empty")
     end = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    prompt_ids = [tokenizer.encode(format_prompt(tokenizer, p, chat), add_bos=False) for p in prompts]
+    response_ids = [tokenizer.encode(r, add_bos=False, add_eos=False) + end for r in responses]
+    return batch_from_ids(prompt_ids, response_ids, max_len=max_len, pad_id=pad_id)
+
+
+def batch_from_ids(
+    prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]], *, max_len: int = 256, pad_id: int = 0
+) -> Batch:
+    """The Batch of already tokenized (prompt, response) pairs, e.g. the exact tokens a policy sampled
+    (re-tokenizing decoded text can split it differently)."""
     rows, masks = [], []
-    for prompt, response in zip(prompts, responses):
-        p = tokenizer.encode(format_prompt(tokenizer, prompt, chat), add_bos=False)
-        r = tokenizer.encode(response, add_bos=False, add_eos=False) + end
+    for p, r in zip(prompt_ids, response_ids):
         if len(p) >= max_len:
             raise ValueError(f"max_len={max_len} leaves no room for the response of a {len(p)}-token prompt")
-        ids = (p + r)[:max_len]
+        ids = (list(p) + list(r))[:max_len]
         rows.append(ids)
         masks.append([False] * len(p) + [True] * (len(ids) - len(p)))
     width = max(len(r) for r in rows)
@@ -79,10 +87,15 @@ def encode_examples(
 
 
 def token_logprobs(model, batch: Batch) -> torch.Tensor:
-    """(B, T-1): log p(token t+1 | tokens ≤ t) at response positions, 0 elsewhere."""
-    logits = model(batch.input_ids)[:, :-1].float()  # (B, T-1, V)
-    targets = batch.input_ids[:, 1:]  # (B, T-1)
+    """(B, T-1): log p(token t+1 | tokens ≤ t) at response positions, 0 elsewhere.
+
+    The head (the largest matmul of a small LM) runs only from the earliest position that predicts
+    a response token: `logits_index` skips the prompt all rows share."""
+    start = max(int(batch.response_mask.int().argmax(1).min()) - 1, 0)  # first position predicting a response
+    logits = model(batch.input_ids, logits_index=slice(start, -1)).float()  # (B, T-1-start, V)
+    targets = batch.input_ids[:, start + 1 :]  # (B, T-1-start)
     logp = torch.gather(F.log_softmax(logits, dim=-1), -1, targets.unsqueeze(-1)).squeeze(-1)
+    logp = F.pad(logp, (start, 0))  # (B, T-1)
     return logp * batch.response_mask[:, 1:]
 
 

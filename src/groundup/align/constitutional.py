@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from groundup.align.preferences import PreferencePair, rule_score, sample_responses
+from groundup.align.rollout import sample_batch
 
 PRINCIPLES = (
     "The answer should be short: one or two sentences.",
@@ -38,16 +39,31 @@ def critique_and_revise(
     generate: Callable[[str], str], prompt: str, principles: Sequence[str] = PRINCIPLES
 ) -> dict:
     """Answer, then one critique → revision round per principle. Returns every intermediate text."""
+    return critique_and_revise_many(lambda texts: [generate(t) for t in texts], [prompt], principles)[0]
+
+
+def critique_and_revise_many(
+    generate_many: Callable[[list[str]], list[str]],
+    prompts: Sequence[str],
+    principles: Sequence[str] = PRINCIPLES,
+) -> list[dict]:
+    """`critique_and_revise` for many prompts, each stage one call of `generate_many` (one batch)."""
     if not principles:
         raise ValueError("principles is empty")
-    answer = generate(prompt)
-    rounds, current = [], answer
+    answers = generate_many(list(prompts))
+    current, rounds = list(answers), [[] for _ in prompts]
     for principle in principles:
-        critique = generate(critique_request(principle, prompt, current))
-        revised = generate(revision_request(principle, prompt, current, critique)).strip() or current
-        rounds.append({"principle": principle, "critique": critique, "revision": revised})
-        current = revised
-    return {"prompt": prompt, "original": answer, "rounds": rounds, "final": current}
+        critiques = generate_many([critique_request(principle, p, c) for p, c in zip(prompts, current)])
+        revisions = generate_many(
+            [revision_request(principle, p, c, k) for p, c, k in zip(prompts, current, critiques)]
+        )
+        for i, (critique, revised) in enumerate(zip(critiques, revisions)):
+            current[i] = revised.strip() or current[i]
+            rounds[i].append({"principle": principle, "critique": critique, "revision": current[i]})
+    return [
+        {"prompt": p, "original": a, "rounds": r, "final": c}
+        for p, a, r, c in zip(prompts, answers, rounds, current)
+    ]
 
 
 def to_pair(trace: dict) -> PreferencePair | None:
@@ -70,3 +86,13 @@ def chat_generator(model, tokenizer, max_new_tokens: int = 48, temperature: floa
         return sample_responses(model, tokenizer, prompt, 1, max_new_tokens, temperature, seed=seed)[0][0]
 
     return generate
+
+
+def batch_generator(model, tokenizer, max_new_tokens: int = 48, temperature: float = 0.3, seed: int = 0):
+    """generate_many(prompts) -> one low-temperature chat answer per prompt, decoded as one batch."""
+
+    def generate_many(prompts: list[str]) -> list[str]:
+        rows = sample_batch(model, tokenizer, prompts, 1, max_new_tokens, temperature, seed=seed)
+        return [r[0].text for r in rows]
+
+    return generate_many

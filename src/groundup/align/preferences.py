@@ -16,10 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import torch
-
-from groundup.align.batch import format_prompt
-from groundup.generate.sampling import SamplingParams, make_generator, sample
+from groundup.align.rollout import sample_batch
 
 TARGET_WORDS = 20
 
@@ -49,7 +46,6 @@ def rule_score(text: str, finished: bool = True, target_words: int = TARGET_WORD
     return -abs(words - target_words) - 10.0 * repeats_trigram(text) - 5.0 * (not finished)
 
 
-@torch.no_grad()
 def sample_responses(
     model,
     tokenizer,
@@ -60,27 +56,10 @@ def sample_responses(
     top_p: float = 0.95,
     seed: int = 0,
 ) -> list[tuple[str, bool]]:
-    """n sampled answers to one chat prompt, decoded together as a batch of n rows that share the
-    prompt (so no padding is needed). Returns (text, finished) per row; finished = ended with EOS."""
-    ids = tokenizer.encode(format_prompt(tokenizer, prompt), add_bos=False)
-    cache = model.new_cache(batch_size=n, max_len=len(ids) + max_new_tokens)
-    logits = model(torch.tensor([ids] * n), kv_cache=cache, logits_index=slice(-1, None))[:, -1]  # (n, V)
-    params = SamplingParams(temperature=temperature, top_p=top_p)
-    generator = make_generator(seed)
-    out = [[] for _ in range(n)]
-    done = torch.zeros(n, dtype=torch.bool)
-    for _ in range(max_new_tokens):
-        next_id = sample(logits, params, generator)  # (n,)
-        for i in range(n):
-            if not done[i]:
-                if next_id[i].item() == tokenizer.eos_token_id:
-                    done[i] = True
-                else:
-                    out[i].append(next_id[i].item())
-        if done.all():
-            break
-        logits = model(next_id[:, None], kv_cache=cache)[:, -1]  # (n, V)
-    return [(tokenizer.decode(o).strip(), bool(d)) for o, d in zip(out, done)]
+    """n sampled answers to one chat prompt as (text, finished) pairs; finished = ended with EOS.
+    (`rollout.sample_batch` does the same for many prompts in one batch.)"""
+    rows = sample_batch(model, tokenizer, [prompt], n, max_new_tokens, temperature, top_p, seed)[0]
+    return [(r.text, r.finished) for r in rows]
 
 
 def build_pairs(
