@@ -8,8 +8,9 @@ sides run in fresh processes at one thread (OMP_NUM_THREADS=1), alternating ours
 rounds, and the rows give the median tokens/s of each (training steps only: nanoGPT's iterations
 that hold an evaluation and each side's first step are left out), the per-round ratios, and the load
 average before each run. Without --quick a final pair runs the full 2000 iterations and compares the
-validation loss reached (both evaluate 20 batches every 250 iterations). Nothing of nanoGPT is
-imported or copied here: its scripts run as they are.
+validation loss reached (both evaluate 20 batches every 250 iterations). GROUNDUP_BENCH_ROUNDS,
+GROUNDUP_BENCH_ITERS and GROUNDUP_BENCH_FULL=0 (no 2000-iteration pair) size a run to the machine's
+time. Nothing of nanoGPT is imported or copied here: its scripts run as they are.
 
 Without a checkout, the fallback peer is a nanoGPT-style loop written here (manual causal attention,
 fp32, AdamW with decay on every matrix) in this process, and the rows also cover our bf16 and compile
@@ -310,7 +311,9 @@ def run_against_nanogpt(report: Report, quick: bool, checkout: Path) -> None:
         raise SystemExit(
             f"GROUNDUP_NANOGPT_DIR={checkout} lacks {', '.join(missing)}: point it at a nanoGPT checkout"
         )
-    rounds, iters = (3, 60) if quick else (int(os.environ.get("GROUNDUP_BENCH_ROUNDS", 3)), 300)
+    rounds = int(os.environ.get("GROUNDUP_BENCH_ROUNDS", 3))
+    iters = int(os.environ.get("GROUNDUP_BENCH_ITERS", 60 if quick else 300))
+    full_pair = not quick and os.environ.get("GROUNDUP_BENCH_FULL", "1") != "0"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         data = prepare_nanogpt_data(tmp / "shakespeare_char")
@@ -328,7 +331,7 @@ def run_against_nanogpt(report: Report, quick: bool, checkout: Path) -> None:
             threads=1,
             target=1.25,
         )
-        if quick:
+        if not full_pair:
             return
         full = alternate(checkout, data, tmp, 1, 2000, eval_interval=250)[0]
         report.add(

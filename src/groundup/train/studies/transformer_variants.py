@@ -157,10 +157,10 @@ def summary(values) -> str:
     return f"{mean:.3f} ± {half:.3f}"
 
 
-def positions_study(steps: int, seeds, n_embd: int = 64, echo=print) -> dict:
+def positions_study(steps: int, seeds, encodings=POSITIONS, n_embd: int = 64, echo=print) -> dict:
     """The GPT with each position encoding: exact match in the training lengths and beyond them."""
     results = {}
-    for pos in POSITIONS:
+    for pos in encodings:
         runs = []
         for seed in seeds:
             start = time.perf_counter()
@@ -242,19 +242,19 @@ def plot_families(path, results: dict) -> Path:
     return Path(path)
 
 
-PARTS = ("positions", *FAMILIES)
+PARTS = (*POSITIONS, *FAMILIES)
 
 
 def run(out_dir, steps: int = 500, seeds=(0, 1, 2), widths=(16, 32, 64), parts=PARTS, echo=print) -> dict:
-    """The parts asked for (the positions study, and/or the families study of some families), each
+    """The parts asked for (position encodings and/or families, the two studies' halves), each
     saved as its JSON in out_dir so parts may run in separate processes; then the report is written
     from every part present: transformer_variants.md, positions.png, families.png, results.json."""
     from groundup.reports import write_json
 
     out = Path(out_dir)
     for part in parts:
-        if part == "positions":
-            write_json(out / "positions.json", positions_study(steps, seeds, echo=echo))
+        if part in POSITIONS:
+            write_json(out / f"positions-{part}.json", positions_study(steps, seeds, (part,), echo=echo))
         elif part in FAMILIES:
             write_json(out / f"family-{part}.json", families_study(steps, seeds, widths, (part,), echo=echo))
         else:
@@ -268,7 +268,10 @@ def write_summary(out: Path, steps: int, seeds) -> dict:
 
     from groundup.reports import markdown_table, write_json, write_report
 
-    positions = json.loads((out / "positions.json").read_text()) if (out / "positions.json").exists() else {}
+    positions = {}
+    for pos in POSITIONS:
+        if (out / f"positions-{pos}.json").exists():
+            positions.update(json.loads((out / f"positions-{pos}.json").read_text()))
     families = {}
     for family in FAMILIES:
         if (out / f"family-{family}.json").exists():
