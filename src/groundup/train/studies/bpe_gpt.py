@@ -92,62 +92,100 @@ def bpe_side(train_text: str, val_text: str, vocab_size: int):
     return ids(train_text), ids(val_text), tok.vocab_size, lengths, tok
 
 
-def run(out_dir, steps: int = 2000, bpe_vocab: int = 512, echo=print) -> dict:
-    """Train both; write bpe_gpt.md, loss.png and results.json."""
-    from groundup.reports import markdown_table, plot_curves, smooth, write_json, write_report
+SIDES = ("char", "bpe")
+
+
+def run(out_dir, steps: int = 2000, bpe_vocab: int = 512, sides=SIDES, echo=print) -> dict:
+    """Train the sides asked for (each saved as out_dir/SIDE.json, so the two may run in separate
+    processes), then write bpe_gpt.md, loss.png and results.json from the sides present."""
+    from groundup.reports import write_json
 
     out = Path(out_dir)
     train_text, val_text = split_text(load_text("tinyshakespeare"))
-    start = time.perf_counter()
-    *bpe_data, tok = bpe_side(train_text, val_text, bpe_vocab)
-    bpe_train_s = time.perf_counter() - start
-    sides = {"char": char_side(train_text, val_text), f"BPE {bpe_vocab}": tuple(bpe_data)}
-    results, rows, curves = {}, [], {}
-    for name, (train_ids, val_ids, vocab, token_chars) in sides.items():
+    for side in sides:
+        if side not in SIDES:
+            raise ValueError(f"sides must be among {', '.join(SIDES)}, got {side!r}")
+        start = time.perf_counter()
+        extra = {}
+        if side == "bpe":
+            *data, tok = bpe_side(train_text, val_text, bpe_vocab)
+            extra = {"bpe_train_s": time.perf_counter() - start, "first_merges": first_merges(tok)}
+        else:
+            data = char_side(train_text, val_text)
+        train_ids, val_ids, vocab, token_chars = data
         start = time.perf_counter()
         model, losses = train_gpt(train_ids, vocab, steps=steps)
         seconds = time.perf_counter() - start
         bpc, nats = bits_per_char(model, val_ids, token_chars)
-        chars_per_token = len(val_text) / len(val_ids)
-        params = sum(p.numel() for p in model.parameters())
-        echo(f"{name}: val {bpc:.4f} bits/char ({nats:.4f} nats/token), {seconds:.0f} s")
-        results[name] = {
+        echo(f"{side}: val {bpc:.4f} bits/char ({nats:.4f} nats/token), {seconds:.0f} s")
+        result = {
             "vocab": vocab,
-            "params": params,
+            "params": sum(p.numel() for p in model.parameters()),
             "val_bits_per_char": bpc,
             "val_nats_per_token": nats,
-            "chars_per_token": chars_per_token,
+            "chars_per_token": len(val_text) / len(val_ids),
             "train_tokens": len(train_ids),
             "seconds": seconds,
+            "losses": losses,
+            **extra,
         }
+        write_json(out / f"{side}.json", result)
+    return write_summary(out, steps, len(val_text))
+
+
+def first_merges(tok, n: int = 24) -> list[str]:
+    return [tok.token_bytes(i).decode("ascii", "replace") for i in range(256, 256 + n)]
+
+
+def write_summary(out: Path, steps: int, val_chars: int) -> dict:
+    import json
+
+    from groundup.reports import markdown_table, plot_curves, smooth, write_json, write_report
+
+    results = {s: json.loads((out / f"{s}.json").read_text()) for s in SIDES if (out / f"{s}.json").exists()}
+    rows, curves = [], {}
+    for side, r in results.items():
         rows.append(
-            [name, vocab, params, f"{chars_per_token:.2f}", f"{nats:.4f}", f"{bpc:.4f}", f"{seconds:.0f}"]
+            [
+                side if side == "char" else f"BPE {r['vocab']}",
+                r["vocab"],
+                r["params"],
+                f"{r['chars_per_token']:.2f}",
+                f"{r['val_nats_per_token']:.4f}",
+                f"{r['val_bits_per_char']:.4f}",
+                f"{r['seconds']:.0f}",
+            ]
         )
-        curves[name] = [v / (chars_per_token * math.log(2)) for v in smooth(losses, 50)]
+        curves[side] = [v / (r["chars_per_token"] * math.log(2)) for v in smooth(r["losses"], 50)]
     plot_curves(out / "loss.png", curves, "training loss in bits per character (smoothed)", "bits / char")
-    write_json(out / "results.json", {"steps": steps, "bpe_train_s": bpe_train_s, **results})
-    sample = [tok.token_bytes(i).decode("ascii", "replace") for i in range(256, 256 + 24)]
+    summary = {s: {k: v for k, v in r.items() if k != "losses"} for s, r in results.items()}
+    write_json(out / "results.json", {"steps": steps, **summary})
     sections = [
         f"Data: tiny Shakespeare, first 90% of the characters for training (and for the BPE merges), the "
-        f"last 10% ({len(val_text):,} characters) for validation, scored over every non-overlapping "
+        f"last 10% ({val_chars:,} characters) for validation, scored over every non-overlapping "
         f"64-token block. Model: GPT 4 layers x 4 heads x 128, context 64 tokens, batch 12, {steps} steps "
         "AdamW 1e-3 (warmup, cosine to 1e-4), the same seed; only the vocabulary differs.",
-        f"Tokenizer: `RegexBPE('gpt4')` trained in {bpe_train_s:.0f} s to {bpe_vocab} tokens (256 bytes + "
-        f"{bpe_vocab - 256} merges). First merges: " + ", ".join(f"`{s!r}`" for s in sample),
-        markdown_table(
-            [
-                "tokens",
-                "vocab",
-                "parameters",
-                "chars / token",
-                "val nats / token",
-                "val bits / char",
-                "train s",
-            ],
-            rows,
-        ),
+    ]
+    if "bpe" in results:
+        r = results["bpe"]
+        sections.append(
+            f"Tokenizer: `RegexBPE('gpt4')` trained in {r['bpe_train_s']:.0f} s to {r['vocab']} tokens (256 "
+            f"bytes + {r['vocab'] - 256} merges). First merges: "
+            + ", ".join(f"`{m!r}`" for m in r["first_merges"])
+        )
+    headers = [
+        "tokens",
+        "vocab",
+        "parameters",
+        "chars / token",
+        "val nats / token",
+        "val bits / char",
+        "train s",
+    ]
+    sections += [
+        markdown_table(headers, rows),
         "The training curve converts each token loss with the validation split's characters per token.",
         "![loss](loss.png)",
     ]
     write_report(out / "bpe_gpt.md", "GPT on BPE tokens vs on characters: bits per character", sections)
-    return results
+    return summary
