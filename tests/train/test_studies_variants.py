@@ -93,3 +93,14 @@ def test_the_study_gpt_loop_learns():
     ids = torch.tensor([i % 7 for i in range(3000)])
     model, losses = train_gpt(ids, 7, steps=40)
     assert losses[-1] < 0.5 * losses[0] and not model.training
+
+
+@pytest.mark.module("0.8")
+def test_studies_runner_refuses_steps_for_a_study_without_them(capsys):
+    from groundup.train.studies.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tasks", "--out", "unused", "--steps", "5"])
+    assert exit_info.value.code == 2 and "has no --steps" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["seq2seq", "--out", "unused", "--steps", "0"])
