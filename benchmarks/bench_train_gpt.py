@@ -249,7 +249,7 @@ def run_nanogpt(checkout: Path, data: Path, out: Path, iters: int, eval_interval
     """nanoGPT's train.py in a fresh process; tokens/s over its training-only iterations."""
     args = [*NANOGPT_RECIPE, f"--dataset={data}", f"--out_dir={out}", f"--max_iters={iters}"]
     args += [f"--lr_decay_iters={iters}", f"--eval_interval={eval_interval}"]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu_s()
     proc = subprocess.run(
         [sys.executable, "train.py", *args],
         cwd=checkout,
@@ -258,7 +258,7 @@ def run_nanogpt(checkout: Path, data: Path, out: Path, iters: int, eval_interval
         text=True,
         check=True,
     )
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, children_cpu_s() - cpu
     steps = [
         (int(i), float(ms))
         for i, ms in re.findall(r"^iter (\d+): loss [\d.]+, time ([\d.]+)ms", proc.stdout, re.M)
@@ -270,11 +270,22 @@ def run_nanogpt(checkout: Path, data: Path, out: Path, iters: int, eval_interval
         "val_loss": float(vals[-1][1]) if vals else math.nan,
         "val_at_iter": int(vals[-1][0]) if vals else None,
         "wall_s": wall,
+        "cpu_s": cpu,
     }
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children: a run's CPU time, whatever the
+    machine's load (it holds the start-up, data loading and evaluations as well as the steps)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_ours(iters: int, eval_interval: int) -> dict:
     """groundup's trainer on the same preset in a fresh process at one thread."""
+    cpu = children_cpu_s()
     proc = subprocess.run(
         [sys.executable, "-c", OURS_SCRIPT, str(iters), str(eval_interval)],
         env={**os.environ, **ONE_THREAD},
@@ -282,7 +293,7 @@ def run_ours(iters: int, eval_interval: int) -> dict:
         text=True,
         check=True,
     )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "cpu_s": children_cpu_s() - cpu}
 
 
 def alternate(checkout: Path, data: Path, tmp: Path, rounds: int, iters: int, eval_interval: int) -> list:
@@ -328,6 +339,8 @@ def run_against_nanogpt(report: Report, quick: bool, checkout: Path) -> None:
             speedup=ours / peer,
             round_ratios=[p["ours"]["tokens_per_s"] / p["nanogpt"]["tokens_per_s"] for p in pairs],
             loads=[[p["ours"]["load_before"], p["nanogpt"]["load_before"]] for p in pairs],
+            ours_cpu_s=[p["ours"]["cpu_s"] for p in pairs],
+            peer_cpu_s=[p["nanogpt"]["cpu_s"] for p in pairs],
             threads=1,
             target=1.25,
         )
