@@ -310,7 +310,9 @@ def alternate(checkout: Path, data: Path, tmp: Path, rounds: int, iters: int, ev
                 runs[side] = run_nanogpt(checkout, data, tmp / f"out{r}", iters, eval_interval)
             runs[side]["load_before"] = load
             print(
-                f"round {r} {side}: {runs[side]['tokens_per_s']:,.0f} tokens/s (load {load:.1f})", flush=True
+                f"round {r} {side}: {runs[side]['tokens_per_s']:,.0f} tokens/s, {runs[side]['cpu_s']:.1f} CPU s "
+                f"(load {load:.1f})",
+                flush=True,
             )
         pairs.append(runs)
     return pairs
@@ -328,6 +330,7 @@ def run_against_nanogpt(report: Report, quick: bool, checkout: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         data = prepare_nanogpt_data(tmp / "shakespeare_char")
+        report.add(**cpu_per_step(checkout, rounds))
         pairs = alternate(checkout, data, tmp, rounds, iters, eval_interval=10**6)
         ours = statistics.median(p["ours"]["tokens_per_s"] for p in pairs)
         peer = statistics.median(p["nanogpt"]["tokens_per_s"] for p in pairs)
@@ -359,3 +362,59 @@ def run_against_nanogpt(report: Report, quick: bool, checkout: Path) -> None:
             peer_wall_s=full["nanogpt"]["wall_s"],
             loads=[full["ours"]["load_before"], full["nanogpt"]["load_before"]],
         )
+
+
+def cpu_per_step(checkout: Path, rounds: int, block: int = 10) -> dict:
+    """CPU seconds per training step of both, in this process, alternating blocks of `block` steps:
+    ours is the trainer's own `Run.step`; the peer is nanoGPT's model.py GPT with its
+    `configure_optimizers`, stepped with the four calls of its train.py loop (forward with targets,
+    backward, clip 1.0, AdamW step and zero_grad). Thread CPU time counts the work whatever the load
+    (a loaded machine still slows both through caches and migrations)."""
+    import importlib.util
+
+    from groundup.train import distributed
+    from groundup.train.trainer import Run
+
+    torch.set_num_threads(1)
+    text = load_text("tinyshakespeare")
+    cfg = make_config("shakespeare-char-cpu", threads=1, progress=False)
+    ours = Run(cfg, None, distributed.setup(), CharTokenizer.from_text(text), text)
+    spec = importlib.util.spec_from_file_location("nanogpt_model", checkout / "model.py")
+    nano = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nano)
+    torch.manual_seed(cfg.seed)
+    peer_cfg = dict(block_size=64, vocab_size=ours.tokenizer.vocab_size, n_layer=4, n_head=4, n_embd=128)
+    peer = nano.GPT(nano.GPTConfig(**peer_cfg, dropout=0.0, bias=False))
+    peer_opt = peer.configure_optimizers(0.1, 1e-3, (0.9, 0.99), "cpu")
+    generator = torch.Generator().manual_seed(cfg.seed)
+
+    def peer_step():
+        x, y = ours.train_batches.sample(generator)
+        _, loss = peer(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(peer.parameters(), 1.0)
+        peer_opt.step()
+        peer_opt.zero_grad(set_to_none=True)
+
+    sides = {"ours": ours.step, "peer": peer_step}
+    per_step = {name: [] for name in sides}
+    for step in sides.values():  # warm-up
+        for _ in range(3):
+            step()
+    for r in range(rounds):
+        for name in sides if r % 2 == 0 else reversed(list(sides)):
+            start = time.thread_time()
+            for _ in range(block):
+                sides[name]()
+            per_step[name].append((time.thread_time() - start) / block)
+    ours_s, peer_s = statistics.median(per_step["ours"]), statistics.median(per_step["peer"])
+    return {
+        "case": f"CPU s per step fp32, {rounds} alternating blocks of {block}",
+        "peer": "nanoGPT model.py + configure_optimizers, its train.py step",
+        "ours_cpu_ms_per_step": 1000 * ours_s,
+        "peer_cpu_ms_per_step": 1000 * peer_s,
+        "speedup": peer_s / ours_s,
+        "ours_blocks_ms": [1000 * v for v in per_step["ours"]],
+        "peer_blocks_ms": [1000 * v for v in per_step["peer"]],
+        "load": os.getloadavg()[0],
+    }
