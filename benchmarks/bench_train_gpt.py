@@ -379,6 +379,7 @@ def cpu_per_step(checkout: Path, rounds: int, block: int = 10) -> dict:
     text = load_text("tinyshakespeare")
     cfg = make_config("shakespeare-char-cpu", threads=1, progress=False)
     ours = Run(cfg, None, distributed.setup(), CharTokenizer.from_text(text), text)
+    ours.restore(None)  # makes the optimizer, as the trainer does before its loop
     spec = importlib.util.spec_from_file_location("nanogpt_model", checkout / "model.py")
     nano = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nano)
