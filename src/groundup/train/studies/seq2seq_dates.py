@@ -107,15 +107,19 @@ def run(
     n_train: int = 10000,
     n_test: int = 1000,
     seed: int = 0,
+    variants=VARIANTS,
     echo=print,
 ):
-    """Train the three variants, write seq2seq.md, alignment PNGs, loss curves and results.json."""
-    from groundup.reports import markdown_table, plot_curves, smooth, write_json, write_report
+    """Train the variants asked for (each saved as out_dir/VARIANT.json with its alignment PNG, so
+    variants may run in separate processes), then write seq2seq.md, the loss curves and results.json
+    from every variant present."""
+    from groundup.reports import write_json
 
     out = Path(out_dir)
     train_pairs, test_pairs, src_vocab, tgt_vocab = make_data(n_train, n_test, seed)
-    rows, curves, results = [], {}, {}
-    for attention in VARIANTS:
+    for attention in variants:
+        if attention not in VARIANTS:
+            raise ValueError(f"variants must be among {', '.join(VARIANTS)}, got {attention!r}")
         start = time.perf_counter()
         model, losses = train_model(
             attention, train_pairs, src_vocab, tgt_vocab, steps=steps, batch_size=batch_size, seed=seed
@@ -124,27 +128,51 @@ def run(
         outputs, weights = translate(model, test_pairs, src_vocab, tgt_vocab)
         acc = exact_match(outputs, test_pairs)
         aligned = alignment_score(test_pairs, weights) if attention != "none" else None
-        params = sum(p.numel() for p in model.parameters())
         echo(f"{attention:9s} exact match {acc:.4f}  year alignment {aligned}  {seconds:.0f} s")
-        curves[attention] = smooth(losses, 25)
-        rows.append([attention, params, acc, "-" if aligned is None else f"{aligned:.3f}", f"{seconds:.0f}"])
-        results[attention] = {
+        result = {
             "exact_match": acc,
             "year_alignment": aligned,
-            "params": params,
+            "params": sum(p.numel() for p in model.parameters()),
             "seconds": seconds,
+            "losses": losses,
         }
+        write_json(out / f"{attention}.json", result)
         if attention != "none":
             picks = [i for i in range(len(test_pairs)) if outputs[i] == test_pairs[i][1]][:3]
+            picks = picks or [0, 1, 2]  # an untrained model's attempts, when none is right
             examples = [(test_pairs[i][0], outputs[i], weights[i]) for i in picks]
             plot_alignments(examples, out / f"alignment_{attention}.png", f"{attention} attention")
+    return write_summary(out, test_pairs, steps=steps, batch_size=batch_size, n_train=n_train)
+
+
+def write_summary(out: Path, test_pairs, *, steps: int, batch_size: int, n_train: int) -> dict:
+    """seq2seq.md, seq2seq_loss.png and results.json from the variants saved in `out`."""
+    import json
+
+    from groundup.reports import markdown_table, plot_curves, smooth, write_json, write_report
+
+    results = {
+        v: json.loads((out / f"{v}.json").read_text()) for v in VARIANTS if (out / f"{v}.json").exists()
+    }
+    rows = [
+        [
+            v,
+            r["params"],
+            r["exact_match"],
+            "-" if r["year_alignment"] is None else f"{r['year_alignment']:.3f}",
+            f"{r['seconds']:.0f}",
+        ]
+        for v, r in results.items()
+    ]
+    curves = {v: smooth(r["losses"], 25) for v, r in results.items()}
     plot_curves(
         out / "seq2seq_loss.png", curves, "date translation: training loss", "cross-entropy", log=True
     )
-    samples = list(zip([p[0] for p in test_pairs[:8]], [p[1] for p in test_pairs[:8]]))
+    summary = {v: {k: x for k, x in r.items() if k != "losses"} for v, r in results.items()}
     write_json(
-        out / "results.json", {"steps": steps, "n_train": n_train, "n_test": len(test_pairs), **results}
+        out / "results.json", {"steps": steps, "n_train": n_train, "n_test": len(test_pairs), **summary}
     )
+    samples = test_pairs[:8]
     sections = [
         "Data: the translation substitute of `train/studies/seq_data.py`, written dates in eight formats "
         f"to ISO 8601 ({n_train:,} training pairs, {len(test_pairs):,} test pairs whose sources are not in "
@@ -156,8 +184,7 @@ def run(
         ),
         "![loss](seq2seq_loss.png)",
         "Alignments (output characters down, source characters across):",
-        "![bahdanau](alignment_bahdanau.png)",
-        "![luong](alignment_luong.png)",
+        *(f"![{v}](alignment_{v}.png)" for v in results if v != "none"),
     ]
     write_report(out / "seq2seq.md", "RNN encoder-decoder with attention: date translation", sections)
-    return results
+    return summary
