@@ -1,7 +1,12 @@
 """Grounded answers: SmolLM2 reads the retrieved chunks, each labelled with its id, answers only from
 them citing ids in brackets, and says it cannot answer when they do not hold the answer. HyDE
 (Gao et al., 2022): the model first writes a hypothetical passage answering the question, and that
-passage's embedding is the query (a passage looks more like passages than a question does)."""
+passage's embedding is the query (a passage looks more like passages than a question does).
+
+A 135M-parameter model often answers correctly without writing the bracketed id. Then the answer is
+attributed after the fact: the context chunk holding the largest share of the answer's words (at least
+half) is cited, and `Answer.attributed` says the citation was not written by the model.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,11 @@ from groundup.rag.chunk import Chunk
 REFUSAL = "I cannot answer that from the indexed documents."
 SYSTEM = (
     "You answer questions using only the numbered context passages. Cite the passages you used by their "
-    "id in square brackets, like [doc.txt#0]. If the passages do not contain the answer, reply exactly: "
+    "id in square brackets, like: The bridge opened in 1932 [bridges.md#3]. If the passages do not contain the answer, reply exactly: "
     + REFUSAL
 )
 CITATION = re.compile(r"\[([^\[\]]+#\d+)\]")
+WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -25,6 +31,7 @@ class Answer:
     text: str
     citations: list[str]  # the chunk ids cited in the text that were in the context
     context: list[Chunk] = field(default_factory=list)
+    attributed: bool = False  # citations found by word overlap, not written by the model
 
     @property
     def refused(self) -> bool:
@@ -72,9 +79,27 @@ def answer_stream(question: str, chunks: list[Chunk], generator: Generator) -> I
     yield from generator.stream_chat(messages(question, chunks))
 
 
+def attribute(text: str, chunks: list[Chunk], min_share: float = 0.5) -> list[str]:
+    """The id of the chunk holding the largest share (>= min_share) of the answer's words, if any."""
+    words = set(WORD.findall(text.lower()))
+    if not words or not chunks:
+        return []
+    shares = [len(words & set(WORD.findall(c.text.lower()))) / len(words) for c in chunks]
+    best = max(range(len(chunks)), key=shares.__getitem__)
+    return [chunks[best].id] if shares[best] >= min_share else []
+
+
+def grounded(text: str, chunks: list[Chunk]) -> Answer:
+    """The Answer for a generated text: its own citations, else attributed ones (unless it refused)."""
+    text = text.strip()
+    reply = Answer(text, citations(text, chunks), chunks)
+    if not reply.citations and not reply.refused:
+        reply.citations, reply.attributed = attribute(text, chunks), True
+    return reply
+
+
 def answer(question: str, chunks: list[Chunk], generator: Generator) -> Answer:
-    text = "".join(answer_stream(question, chunks, generator)).strip()
-    return Answer(text, citations(text, chunks), chunks)
+    return grounded("".join(answer_stream(question, chunks, generator)), chunks)
 
 
 def hypothetical_passage(question: str, generator: Generator, max_tokens: int = 80) -> str:
