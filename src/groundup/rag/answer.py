@@ -19,7 +19,7 @@ from groundup.rag.chunk import Chunk
 REFUSAL = "I cannot answer that from the indexed documents."
 SYSTEM = (
     "You answer questions using only the numbered context passages. Cite the passages you used by their "
-    "id in square brackets, like: The bridge opened in 1932 [bridges.md#3]. If the passages do not contain the answer, reply exactly: "
+    "id in square brackets, like [doc.txt#0]. If the passages do not contain the answer, reply exactly: "
     + REFUSAL
 )
 CITATION = re.compile(r"\[([^\[\]]+#\d+)\]")

@@ -57,9 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_out_option(ev, "rag-eval", docs="docs/notes/3.1-rag")
     ev.add_argument("--split", choices=("valid", "test"), default="valid")
     ev.add_argument("--max-length", type=positive_int, default=128, help="tokens embedded per passage")
-    ev.add_argument("--rerank-queries", type=non_negative_int, default=60, help="0 skips the reranker")
-    ev.add_argument("--hyde-queries", type=non_negative_int, default=40, help="0 skips HyDE")
-    ev.add_argument("--answers", type=non_negative_int, default=15, help="cloze questions answered")
+    ev.add_argument("--rerank-queries", type=non_negative_int, default=40, help="0 skips the reranker")
+    ev.add_argument("--hyde-queries", type=non_negative_int, default=20, help="0 skips HyDE")
+    ev.add_argument("--answers", type=non_negative_int, default=10, help="cloze questions answered")
     ev.add_argument("--cache", type=Path, default=None, help="index folder reused between runs")
     ev.set_defaults(func=eval_command)
 

@@ -45,23 +45,27 @@ class HNSW:
     ) -> list[tuple[float, int]]:
         """The ef closest nodes found from `entries` on `layer`, as (distance, id) sorted ascending."""
         graph = self.layers[layer]
-        d0 = self._dist(q, entries)
-        visited = set(entries)
-        candidates = [(float(d), e) for d, e in zip(d0, entries)]  # min-heap by distance
+        visited = np.zeros(self.count, dtype=bool)  # a mask: one fancy-index test per neighbour list
+        visited[entries] = True
+        candidates = [(float(d), e) for d, e in zip(self._dist(q, entries), entries)]  # min-heap
         heapq.heapify(candidates)
-        results = [(-d, e) for d, e in candidates]  # max-heap by distance (negated)
+        results = sorted((-d, e) for d, e in candidates)[-ef:]  # max-heap of the ef best (negated)
         heapq.heapify(results)
-        while len(results) > ef:
-            heapq.heappop(results)
         while candidates:
             d, node = heapq.heappop(candidates)
-            if d > -results[0][0] and len(results) >= ef:
+            worst = -results[0][0]
+            if d > worst and len(results) >= ef:
                 break
-            fresh = [n for n in graph[node] if n not in visited]
-            if not fresh:
+            links = np.array(graph[node], dtype=np.int64)
+            fresh = links[~visited[links]] if len(links) else links
+            if not len(fresh):
                 continue
-            visited.update(fresh)
-            for dn, n in zip(self._dist(q, fresh).tolist(), fresh):
+            visited[fresh] = True
+            dists = 1.0 - self.vectors[fresh] @ q  # (len(fresh),)
+            if len(results) >= ef:
+                keep = dists < worst
+                fresh, dists = fresh[keep], dists[keep]
+            for dn, n in zip(dists.tolist(), fresh.tolist()):
                 if len(results) < ef or dn < -results[0][0]:
                     heapq.heappush(candidates, (dn, n))
                     heapq.heappush(results, (-dn, n))

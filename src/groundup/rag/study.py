@@ -43,9 +43,9 @@ def run_study(
     *,
     split: str = "valid",
     max_length: int = 128,
-    rerank_queries: int = 60,
-    hyde_queries: int = 40,
-    answer_questions: int = 15,
+    rerank_queries: int = 40,
+    hyde_queries: int = 20,
+    answer_questions: int = 10,
     cache: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -90,8 +90,8 @@ def run_study(
 
         pairs = []
         for q in train:
-            negatives = [i for i, _ in index.bm25(q.text, 10) if i not in q.relevant][:2]
-            pairs += [(q.text, texts[i], 1.0) for i in sorted(q.relevant)[:2]]
+            negatives = [i for i, _ in index.bm25(q.text, 10) if i not in q.relevant][:1]
+            pairs += [(q.text, texts[i], 1.0) for i in sorted(q.relevant)[:1]]
             pairs += [(q.text, texts[i], 0.0) for i in negatives]
         model = CrossEncoder(max_length=max_length)
         start = time.perf_counter()
@@ -110,12 +110,12 @@ def run_study(
             "hybrid RRF": evaluate(runs["hybrid RRF"][:n], test[:n]),
             "hybrid RRF + rerank (top 10)": evaluate(reranked, test[:n]),
         }
-    generator = Generator(max_tokens=120)
+    generator = Generator(max_tokens=60)
     if hyde_queries:
         n = min(hyde_queries, len(test))
         hyde_dense, hyde_hybrid = [], []
         for q in test[:n]:
-            v = embedder([hypothetical_passage(q.text, generator)])[0]
+            v = embedder([hypothetical_passage(q.text, generator, max_tokens=60)])[0]
             de = index.dense(v, depth)
             hyde_dense.append([i for i, _ in de])
             hyde_hybrid.append([i for i, _ in reciprocal_rank_fusion([de, index.bm25(q.text, depth)])])
