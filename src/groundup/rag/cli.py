@@ -22,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="chunk, embed and index a folder (.txt, .md, .html)")
     index.add_argument("folder", type=Path, help="the documents folder")
     index.add_argument("--out", type=Path, required=True, help="index folder (an existing index is updated)")
-    index.add_argument("--chunker", choices=("recursive", "sentences", "tokens"), default="recursive")
+    index.add_argument(
+        "--chunker",
+        choices=("recursive", "sentences", "tokens"),
+        default="recursive",
+        help="how to cut documents",
+    )
     index.add_argument(
         "--max-chars", type=positive_int, default=1000, help="chunk size (recursive, sentences)"
     )
@@ -55,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     ev = sub.add_parser("eval", help="the WikiText-2 retrieval benchmark: BM25, dense, hybrid, rerank, HyDE")
     add_out_option(ev, "rag-eval", docs="docs/notes/3.1-rag")
-    ev.add_argument("--split", choices=("valid", "test"), default="valid")
+    ev.add_argument("--split", choices=("valid", "test"), default="valid", help="WikiText-2 split")
     ev.add_argument("--max-length", type=positive_int, default=128, help="tokens embedded per passage")
     ev.add_argument("--rerank-queries", type=non_negative_int, default=40, help="0 skips the reranker")
     ev.add_argument("--hyde-queries", type=non_negative_int, default=20, help="0 skips HyDE")
