@@ -1,5 +1,5 @@
 """Fixtures for the RAG checks: a cheap deterministic embedder (bag of hashed words, unit vectors) for
-the plumbing tests, and our MiniLM-BERT once per session for the ones that need real embeddings."""
+the plumbing tests (the CLI test uses the real MiniLM-BERT and SmolLM2), and a small documents folder."""
 
 from __future__ import annotations
 
@@ -33,13 +33,6 @@ class HashEmbedder:
 @pytest.fixture
 def hash_embedder():
     return HashEmbedder()
-
-
-@pytest.fixture(scope="session")
-def minilm_embedder():
-    from groundup.rag.dense import Embedder
-
-    return Embedder()
 
 
 DOCS = {
