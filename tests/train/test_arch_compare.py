@@ -82,7 +82,9 @@ def test_merge_takes_the_probes_of_a_probes_only_part(parts, tmp_path, corpus_fi
     out, _, _ = parts
     trained = json.loads((out / "c" / "compare.json").read_text())
     assert [(r["model"], r["seed"]) for r in trained["runs"]] == [("gpt", 2)] and "decode" not in trained
-    run_probes(out / "p", only=("gpt",), probe_lengths=(16, 32), decode_tokens=4, text=corpus_file.read_text())
+    run_probes(
+        out / "p", only=("gpt",), probe_lengths=(16, 32), decode_tokens=4, text=corpus_file.read_text()
+    )
     assert main(["arch", "merge", "--out", str(tmp_path), str(out / "c"), str(out / "p")]) == 0
     data = json.loads((tmp_path / "compare.json").read_text())
     assert [(r["model"], r["seeds"]) for r in data["summary"]] == [("gpt", 1)]
