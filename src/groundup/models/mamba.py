@@ -114,7 +114,8 @@ def selective_scan(u, delta, A, B, C, D, h0=None, scan: str = "auto"):
     autograd; "fused" (`_FusedScan`) discretizes one step at a time (no (Bt, T, Di, N) tensor but the
     states); "time_major" (`_TimeMajorScan`) discretizes and reads out all steps at once and loops over
     time only for h = a h + b, both with their own backward pass. "auto": time_major when a gradient
-    is wanted (training: ~5x faster than fused on a CPU), fused otherwise (inference: less memory).
+    is wanted, fused otherwise (no chunk buffers). On a 2-vCPU machine the two train at the same
+    speed (1.00-1.09x, memory-bound; docs/notes/3.4-modern-architectures.md).
     """
     if scan == "auto":
         wants_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C))
