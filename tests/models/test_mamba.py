@@ -74,6 +74,44 @@ def test_fused_scan_values_and_gradients_equal_the_autograd_scans():
     assert torch.autograd.gradcheck(fused, args)
 
 
+def test_time_major_scan_values_and_gradients_equal_the_fused_scan():
+    """The training scan (discretize and read out in bulk, loop only h = a h + b) gives the fused
+    scan's outputs and gradients; "auto" takes it when a gradient is wanted and the fused one when not."""
+    torch.manual_seed(4)
+    Bt, T, Di, N = 3, 11, 4, 5
+    args = [torch.randn(Bt, T, Di), torch.rand(Bt, T, Di), -torch.rand(Di, N) * 4]
+    args += [torch.randn(Bt, T, N), torch.randn(Bt, T, N), torch.randn(Di), torch.randn(Bt, Di, N)]
+    args = [t.double().requires_grad_() for t in args]
+    weights = torch.linspace(-1, 1, Di, dtype=torch.float64)
+    results = {}
+    for scan in ("fused", "time_major", "auto"):
+        y, h = selective_scan(*args, scan=scan)
+        loss = (y * weights).sum() + (h * h.detach().sign()).sum()
+        results[scan] = (y, h, *torch.autograd.grad(loss, args))
+    for scan in ("time_major", "auto"):
+        for ours, ref in zip(results[scan], results["fused"]):
+            torch.testing.assert_close(ours, ref, atol=1e-12, rtol=0)
+    time_major = lambda *a: selective_scan(*a, scan="time_major")  # noqa: E731
+    assert torch.autograd.gradcheck(time_major, args)
+    with torch.no_grad():
+        torch.testing.assert_close(selective_scan(*args, scan="auto")[0], results["fused"][0], atol=0, rtol=0)
+
+
+def test_training_step_is_the_same_with_every_scan():
+    """One loss and its parameter gradients through the whole model: the scan changes only the speed."""
+    ids = torch.randint(0, 30, (2, 17), generator=torch.Generator().manual_seed(5))
+    grads = {}
+    for scan in ("fused", "time_major", "parallel"):
+        torch.manual_seed(6)
+        model = Mamba(MambaConfig(vocab_size=30, dim=16, n_layers=2, d_state=4, scan=scan)).double()
+        loss = torch.nn.functional.cross_entropy(model(ids[:, :-1]).flatten(0, 1), ids[:, 1:].flatten())
+        loss.backward()
+        grads[scan] = [loss.detach()] + [p.grad for p in model.parameters()]
+    for scan in ("time_major", "parallel"):
+        for ours, ref in zip(grads[scan], grads["fused"]):
+            torch.testing.assert_close(ours, ref, atol=1e-12, rtol=0)
+
+
 def hf_mamba_config(cfg: MambaConfig):
     transformers = pytest.importorskip("transformers")
     return transformers.MambaConfig(
@@ -123,7 +161,7 @@ def test_model_equals_transformers_mamba_for_causal_lm():
         torch.testing.assert_close(ours(ids).float(), ref(ids).logits, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("scan", ["fused", "parallel", "sequential"])
+@pytest.mark.parametrize("scan", ["auto", "time_major", "fused", "parallel", "sequential"])
 def test_decoding_token_by_token_equals_the_full_forward(scan):
     torch.manual_seed(4)
     model = Mamba(MambaConfig(vocab_size=40, dim=32, n_layers=2, d_state=8, scan=scan)).double().eval()

@@ -4,6 +4,8 @@ decoding through a `RecurrentState` equals the full forward, and RWKV equals tra
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -24,7 +26,7 @@ from groundup.models.retnet import (
     retention_parallel,
     retention_recurrent,
 )
-from groundup.models.rwkv import RWKV, RWKVConfig, wkv, wkv_recurrent
+from groundup.models.rwkv import RWKV, RWKVConfig, wkv, wkv_chunkwise, wkv_recurrent
 
 pytestmark = pytest.mark.module("3.4")
 
@@ -98,6 +100,27 @@ def test_wkv_parallel_equals_recurrent_including_after_a_state():
     torch.testing.assert_close(end[0] / end[1], ref_state[0] / ref_state[1], atol=1e-12, rtol=1e-12)
 
 
+@pytest.mark.parametrize("chunk_size", [1, 3, 8, 16])
+def test_wkv_chunkwise_values_and_gradients_equal_the_recurrent_form(chunk_size):
+    """The training form (the parallel form on chunks, the state carried between them) gives the
+    recurrent form's outputs, final state and gradients, also after a state and with a ragged last chunk."""
+    g = torch.Generator().manual_seed(7)
+    k, v = (3 * torch.randn(2, 13, 5, generator=g, dtype=torch.float64) for _ in range(2))
+    w, u = (
+        torch.rand(5, generator=g, dtype=torch.float64) * 2,
+        torch.randn(5, generator=g, dtype=torch.float64),
+    )
+    _, start = wkv_recurrent(w, u, k[:, :3], v[:, :3])
+    inputs = [x.clone().requires_grad_() for x in (w, u, k, v)]
+    results = []
+    for form in (wkv_recurrent, partial(wkv_chunkwise, chunk_size=chunk_size)):
+        out, (num, den, _) = form(*inputs, start)
+        grads = torch.autograd.grad((out * out.detach().sign()).sum() + (num / den).sum(), inputs)
+        results.append((out, num / den, *grads))
+    for ours, ref in zip(results[1], results[0]):
+        torch.testing.assert_close(ours, ref, atol=1e-11, rtol=1e-11)
+
+
 def test_wkv_follows_its_definition():
     """wkv_t = (sum_{i<t} e^{k_i - (t-1-i) w} v_i + e^{u + k_t} v_t) / (the same without v), directly."""
     g = torch.Generator().manual_seed(4)
@@ -116,8 +139,11 @@ def test_rwkv_model_forms_and_decoding_agree():
     assert isinstance(model, CausalLM)
     ids = torch.randint(0, 30, (2, 12))
     with torch.no_grad():
+        model.form = "recurrent"
         recurrent = model(ids)
         model.form = "parallel"
+        torch.testing.assert_close(model(ids), recurrent, atol=1e-10, rtol=0)
+        model.form = "chunk"
         torch.testing.assert_close(model(ids), recurrent, atol=1e-10, rtol=0)
         steps, cache = decode_in_pieces(model, ids, 4)
         size = cache.nbytes()

@@ -76,6 +76,23 @@ def test_probes_measure_the_complexity_table_without_training(tmp_path, corpus_f
     assert "Decoding cache" in (tmp_path / "probes.md").read_text() and (tmp_path / "memory.png").exists()
 
 
+def test_merge_takes_the_probes_of_a_probes_only_part(parts, tmp_path, corpus_file):
+    """Training processes without probes (their compare.json written after every run) and one
+    `arch probes` process for the complexity table make one report; probes alone are refused."""
+    out, _, _ = parts
+    trained = json.loads((out / "c" / "compare.json").read_text())
+    assert [(r["model"], r["seed"]) for r in trained["runs"]] == [("gpt", 2)] and "decode" not in trained
+    run_probes(
+        out / "p", only=("gpt",), probe_lengths=(16, 32), decode_tokens=4, text=corpus_file.read_text()
+    )
+    assert main(["arch", "merge", "--out", str(tmp_path), str(out / "c"), str(out / "p")]) == 0
+    data = json.loads((tmp_path / "compare.json").read_text())
+    assert [(r["model"], r["seeds"]) for r in data["summary"]] == [("gpt", 1)]
+    assert data["settings"]["processes"] == 1 and "| gpt | 1 |" in (tmp_path / "report.md").read_text()
+    with pytest.raises(ValueError, match="training runs"):
+        merge([json.loads((out / "p" / "probes.json").read_text())])
+
+
 def test_mean_ci_is_the_student_t_interval():
     mean, half = mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / 3**0.5)

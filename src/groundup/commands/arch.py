@@ -46,11 +46,16 @@ def cmd_merge(args) -> int:
 
     parts = []
     for part in args.parts:
-        path = Path(part) / "compare.json"
-        if not path.is_file():
+        path = next(
+            (Path(part) / n for n in ("compare.json", "probes.json") if (Path(part) / n).is_file()), None
+        )
+        if path is None:
             from groundup.errors import GroundupError
 
-            raise GroundupError(f"{path} does not exist: give directories written by `groundup arch compare`")
+            raise GroundupError(
+                f"{part} holds neither compare.json nor probes.json: give directories written by "
+                "`groundup arch compare` or `groundup arch probes`"
+            )
         parts.append(json.loads(path.read_text()))
     data = merge(parts)
     write_outputs(data, args.out)
@@ -110,5 +115,7 @@ def register(subparsers) -> None:
         help="join comparisons run in several processes (disjoint --only sets, one budget) into one report",
     )
     merge.add_argument("--out", required=True, help="output directory of the joined report")
-    merge.add_argument("parts", nargs="+", help="directories written by `groundup arch compare`")
+    merge.add_argument(
+        "parts", nargs="+", help="directories written by `groundup arch compare` (or `arch probes`)"
+    )
     merge.set_defaults(func=cmd_merge)

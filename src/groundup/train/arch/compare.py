@@ -96,25 +96,30 @@ def run_compare(
     )
     tokens_per_iter = settings["batch_size"] * settings["block_size"]
     vocab_size = CharTokenizer.from_text(load_corpus(make_config(**settings), text)).vocab_size
-    runs = []
+    sizes = {}
     for name in names:
-        cfg = make_config(model=name, **settings, **ARCHS[name])
-        model = build_model(cfg, vocab_size)
-        params = count_params(model)
-        active = model.active_params() if hasattr(model, "active_params") else params
-        for seed in seeds:
+        model = build_model(make_config(model=name, **settings, **ARCHS[name]), vocab_size)
+        sizes[name] = (
+            count_params(model),
+            (model.active_params() if hasattr(model, "active_params") else None),
+        )
+    budget = dict(settings, seeds=list(seeds), tokens_per_run=max_iters * tokens_per_iter)
+    runs = []
+    for seed in seeds:  # seed-major: a comparison cut short still has every model at the same seeds
+        for name in names:
             result = train(
                 make_config(model=name, seed=seed, **settings, **ARCHS[name]),
                 out / name / f"seed{seed}",
                 text=text,
             )
+            params, active = sizes[name]
             evals = [dict(e, tokens=e["iter"] * tokens_per_iter) for e in result.evals]
             runs.append(
                 dict(
                     model=name,
                     seed=seed,
                     params=params,
-                    active_params=active,
+                    active_params=active or params,
                     best_val_loss=result.best_val_loss,
                     final_val_loss=result.val_loss,
                     wall_s=result.wall_s,
@@ -122,11 +127,10 @@ def run_compare(
                     evals=evals,
                 )
             )
+            partial = {"settings": dict(budget, seeds=sorted({r["seed"] for r in runs})), "runs": runs}
+            write_json(out / "compare.json", partial)  # the runs so far, for `merge` if the process is cut
     archs = {n: ARCHS[n] for n in names}
-    data = {
-        "settings": dict(settings, seeds=list(seeds), tokens_per_run=max_iters * tokens_per_iter),
-        "runs": runs,
-    }
+    data = {"settings": budget, "runs": runs}
     if not probes:
         write_json(out / "compare.json", data)
         return data
@@ -152,21 +156,27 @@ def write_outputs(data: dict, out_dir) -> None:
 
 def merge(parts: list[dict]) -> dict:
     """One comparison from several `compare.json` of one budget, run by several processes (disjoint
-    models, or extra seeds of a model trained with probes=False): runs concatenated, the probe columns
-    of every part that probed joined by T. Every model must have been probed by one part."""
-    first = parts[0]
+    models, or extra seeds of a model trained with probes=False), and `probes.json` of `run_probes`:
+    runs concatenated, the probe columns of every part that probed joined by T. Every model must have
+    been probed by one part."""
+    probes_only = [p for p in parts if "runs" not in p]
+    parts = [p for p in parts if "runs" in p] + probes_only
+    if not parts or probes_only == parts:
+        raise ValueError("parts: none of them holds training runs (give a compare.json part)")
+    trained = [p for p in parts if "runs" in p]
+    first = trained[0]
     same = [k for k in first["settings"] if k not in ("seeds", "processes")]
-    for part in parts[1:]:
+    for part in trained[1:]:
         differ = [k for k in same if part["settings"].get(k) != first["settings"][k]]
         if differ:
             raise ValueError(
                 f"parts: the comparisons differ in {', '.join(differ)}; merge runs of one budget"
             )
-    seeds = sorted({seed for p in parts for seed in p["settings"]["seeds"]})
-    processes = sum(p["settings"].get("processes", 1) for p in parts)
+    seeds = sorted({seed for p in trained for seed in p["settings"]["seeds"]})
+    processes = sum(p["settings"].get("processes", 1) for p in trained)
     data = {
         "settings": dict(first["settings"], seeds=seeds, processes=processes),
-        "runs": sorted((r for p in parts for r in p["runs"]), key=lambda r: r["seed"]),
+        "runs": sorted((r for p in trained for r in p["runs"]), key=lambda r: r["seed"]),
     }
     probed = [p for p in parts if "decode" in p]
     if not probed:
@@ -179,7 +189,7 @@ def merge(parts: list[dict]) -> dict:
             for row in data[key]:
                 row.update({k: v for k, v in by_T[row["T"]].items() if k != "T"})
     data["decode"] = {name: d for p in probed for name, d in p["decode"].items()}
-    order = list(dict.fromkeys(r["model"] for p in parts for r in p["runs"]))
+    order = list(dict.fromkeys(r["model"] for p in trained for r in p["runs"]))
     data["runs"].sort(key=lambda r: order.index(r["model"]))
     missing = [name for name in order if name not in data["decode"]]
     if missing:
@@ -222,6 +232,7 @@ def report_sections(data: dict) -> list[str]:
     table = markdown_table(
         [
             "model",
+            "seeds",
             "params (active)",
             "best val loss (nats/char)",
             "train tokens/s",
@@ -233,6 +244,7 @@ def report_sections(data: dict) -> list[str]:
         [
             [
                 r["model"],
+                r["seeds"],
                 f"{r['params']:,} ({r['active_params']:,})",
                 f"{r['val_loss']:.4f} ± {r['val_loss_ci']:.4f}",
                 f"{r['train_tokens_per_s']:,.0f} ± {r['train_tokens_per_s_ci']:,.0f}",
@@ -254,8 +266,9 @@ def report_sections(data: dict) -> list[str]:
     )
     if s.get("processes", 1) > 1:
         budget += (
-            f" The models trained in {s['processes']} processes at once (`groundup arch merge` joined "
-            "them): speeds are shares of one loaded machine, comparable only roughly."
+            f" The runs were made by {s['processes']} processes, several at a time on one machine "
+            "(`groundup arch merge` joined them): speeds and wall times are shares of that machine, "
+            "comparable only roughly."
         )
     return [budget, "## Results\n\n" + table, "![validation loss](val_loss.png)", *probe_sections(data)]
 
