@@ -81,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model-name", help="the model id clients send (default: the file or directory name)")
     add_weights_argument(p)
+    p.add_argument(
+        "--rag-index",
+        default=None,
+        metavar="DIR",
+        help="a `groundup rag index` folder: adds POST /v1/rag/query, answered by the served model "
+        "(default: none)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     p.add_argument("--port", type=port, default=8000, help="TCP port (0: any free port)")
     add_engine_arguments(p)
@@ -152,6 +159,7 @@ def serve_command(args: argparse.Namespace) -> int:
         model_name=args.model_name,
         server_config=server_config(args),
         weights=args.weights,
+        rag_index=args.rag_index,
     )
     return 0
 

@@ -53,8 +53,10 @@ def serve(
     model_name: str | None = None,
     server_config: ServerConfig | None = None,
     weights: str = "float",
+    rag_index: str | os.PathLike | None = None,
 ) -> None:
-    """Run the OpenAI-compatible server until SIGTERM or Ctrl-C (`weights`: see `load_model`)."""
+    """Run the OpenAI-compatible server until SIGTERM or Ctrl-C (`weights`: see `load_model`;
+    `rag_index`: a `groundup rag index` folder to answer `POST /v1/rag/query` from)."""
     import uvicorn
 
     from groundup.serve.async_engine import AsyncEngine
@@ -70,6 +72,17 @@ def serve(
     async_engine = AsyncEngine(engine).start()
     name = model_name or default_name
     server = OpenAIServer(async_engine, tokenizer, name, api_key=api_key, config=server_config)
+    if rag_index is not None:
+        from groundup.rag.dense import Embedder
+        from groundup.rag.index import RagIndex
+        from groundup.serve.rag_mount import mount_rag
+
+        try:
+            mount_rag(server, RagIndex.open(rag_index, Embedder()))
+        except BaseException:
+            async_engine.shutdown()
+            sock.close()
+            raise
     bound_host, bound_port = sock.getsockname()[:2]
     bound_host = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(f"serving {name!r} on http://{bound_host}:{bound_port}/v1 (Ctrl-C to stop)", flush=True)
