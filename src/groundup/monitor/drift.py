@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaincc
 
+from groundup.contracts import contract, probabilities, tensor
+
 EPS = 1e-6  # floor for an empty bin's share, so PSI and KL stay finite (the usual convention)
 
 
@@ -33,6 +35,7 @@ def quantile_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
     return np.unique(qs)
 
 
+@contract(values=tensor("N"), returns=probabilities("K"))
 def proportions(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of `values` in each bin (-inf, e_0], (e_0, e_1], ..., (e_last, inf): (len(edges)+1,)."""
     idx = np.searchsorted(edges, np.asarray(values, float), side="left")
@@ -45,6 +48,7 @@ def _floored(p: np.ndarray, eps: float) -> np.ndarray:
     return p / p.sum()
 
 
+@contract(p=tensor("K", low=0), q=tensor("K", low=0))
 def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 0.0) -> float:
     """KL(p||q) = sum p ln(p/q) of two distributions (normalized here); `eps` floors empty bins."""
     p, q = _floored(p, eps), _floored(q, eps)
@@ -53,6 +57,7 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, eps: float = 0.0) -> float:
         return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
 
 
+@contract(p=tensor("K", low=0), q=tensor("K", low=0))
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen-Shannon divergence (KL(p||m) + KL(q||m)) / 2 with m = (p+q)/2; in [0, ln 2]."""
     p, q = _floored(p, 0.0), _floored(q, 0.0)
@@ -100,6 +105,7 @@ def contingency(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray,
     return table, cats
 
 
+@contract(table=tensor("R C", low=0, finite=True))
 def chi_square(table: np.ndarray, correction: bool = True) -> tuple[float, float, int]:
     """(statistic, p-value, dof) of the chi-square test of independence on a contingency table.
 
