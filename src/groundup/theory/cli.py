@@ -32,6 +32,19 @@ STUDIES = {
     ),
     "bounds": ("a PAC-Bayes bound for an MNIST network and Rademacher complexity", "pac_bayes_study"),
 }
+# the 0.10 paper re-runs: `groundup theory paper NAME`, reports in docs/notes/0.10-papers/<name>/
+PAPERS = {
+    "adam": (
+        "Adam vs SGD+Nesterov/AdaGrad/RMSProp on MNIST and the bias-correction ablation",
+        "adam:adam_study",
+    ),
+    "layernorm": (
+        "LayerNorm vs BatchNorm vs none in an RNN language model on Shakespeare",
+        "layernorm:layernorm_study",
+    ),
+    "resnet": ("the degradation problem: plain vs residual networks at two depths", "resnet:resnet_study"),
+}
+EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 10, "resnet": 3}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,14 +53,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, (help_text, function) in STUDIES.items():
         s = sub.add_parser(name, help=help_text)
         add_out_option(s, f"theory-{name}", docs=f"{DOCS}/{name}")
-        s.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
-        s.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
-        if name in ("hessian", "landscape", "info-plane", "bounds"):
-            default = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10}[name]
-            s.add_argument("--epochs", type=positive_int, default=default, help="training epochs")
+        common(s, name)
         if name == "landscape":
             s.add_argument("--depth", type=int_range(8), default=20, help="6n+2 layers (20, 32, 56, ...)")
         s.set_defaults(func=run, study=function)
+    paper = sub.add_parser(
+        "paper", help="re-run a foundational paper's experiment at small scale (curriculum 0.10)"
+    )
+    papers = paper.add_subparsers(dest="paper_command", metavar="PAPER", required=True)
+    for name, (help_text, function) in PAPERS.items():
+        s = papers.add_parser(name, help=help_text)
+        add_out_option(s, f"paper-{name}", docs=f"docs/notes/0.10-papers/{name}")
+        common(s, name)
+        s.set_defaults(func=run, study=function)
+
+
+def common(s: argparse.ArgumentParser, name: str) -> None:
+    s.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    s.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
+    if name in EPOCHS:
+        s.add_argument("--epochs", type=positive_int, default=EPOCHS[name], help="training epochs")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,14 +83,18 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError(f"--depth must be 6n + 2 (20, 32, 44, 56, ...), got {args.depth}")
     with writing_to(chosen_dir(args)) as out:
+        import importlib
+
         import torch
 
-        from groundup.theory import study
-
+        module, _, function = args.study.rpartition(":")
+        study = importlib.import_module(
+            f"groundup.theory.papers.{module}" if module else "groundup.theory.study"
+        )
         torch.set_num_threads(args.threads)
         kwargs = {"seed": args.seed}
         for option in ("epochs", "depth"):
             if getattr(args, option, None) is not None:
                 kwargs[option] = getattr(args, option)
-        print(getattr(study, args.study)(out, **kwargs).read_text())
+        print(getattr(study, function)(out, **kwargs).read_text())
     return 0
