@@ -111,7 +111,7 @@ def shakespeare():
     return ids[:split], ids[split:], len(chars)
 
 
-def layernorm_study(out: Path, steps: int = 600, seed: int = 0, lrs=(2e-3, 1e-2)) -> Path:
+def layernorm_study(out: Path, steps: int = 400, seed: int = 0, lrs=(2e-3, 1e-2)) -> Path:
     from groundup.reports import figure, markdown_table, smooth, write_report
 
     data, val, vocab = shakespeare()
