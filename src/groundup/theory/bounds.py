@@ -55,7 +55,7 @@ def gaussian_kl(
 ) -> torch.Tensor:
     """KL(N(mean_q, diag var_q) || N(mean_p, var_p I)), summed over all coordinates."""
     return 0.5 * torch.sum(
-        var_q / var_p + (mean_q - mean_p) ** 2 / var_p - 1 + math.log(var_p) - torch.log(var_q)
+        var_q / var_p + (mean_q - mean_p) ** 2 / var_p - 1 + torch.log(var_p) - torch.log(var_q)
     )
 
 

@@ -44,7 +44,7 @@ PAPERS = {
     ),
     "resnet": ("the degradation problem: plain vs residual networks at two depths", "resnet:resnet_study"),
 }
-EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 10, "resnet": 3}
+EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 5, "resnet": 3}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -97,10 +97,10 @@ def build(kind: str, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     if kind == "logistic":
         return nn.Linear(784, 10)
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-def adam_study(out: Path, epochs: int = 10, seed: int = 0) -> Path:
+def adam_study(out: Path, epochs: int = 5, seed: int = 0) -> Path:
     """Optimizer curves for logistic regression and an MLP on MNIST 5k, and the bias-correction ablation."""
     from groundup.reports import figure, markdown_table, write_report
     from groundup.theory.study import mnist
@@ -155,7 +155,7 @@ def adam_study(out: Path, epochs: int = 10, seed: int = 0) -> Path:
         "Adam (Kingma & Ba 2014) on MNIST",
         [
             f"MNIST 5k (4,000 training images), minibatch 128, {epochs} epochs, full-training-set cross-entropy. "
-            "Logistic regression (784-10) and an MLP (784-256-256-10, ReLU, no dropout; the paper's has 1000 "
+            "Logistic regression (784-10) and an MLP (784-128-128-10, ReLU, no dropout; the paper's has 1000 "
             "units and dropout). Learning rates: "
             + ", ".join(f"{k} {v:g}" for k, v in LRS.items())
             + " (one sensible value each, not the paper's grid search).",
