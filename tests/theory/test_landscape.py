@@ -15,7 +15,7 @@ def setup():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).double()
     x, y = torch.randn(16, 1, 6, 6, dtype=torch.float64), torch.randint(0, 3, (16,))
-    return net, lambda m: float(nn.functional.cross_entropy(m(x), y))
+    return net, lambda m: nn.functional.cross_entropy(m(x), y).item()
 
 
 def test_each_filter_of_the_direction_has_the_weights_norm():

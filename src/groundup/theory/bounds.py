@@ -50,10 +50,10 @@ def kl_inverse(q: float, c: float, iters: int = 100) -> float:
     return hi
 
 
-def gaussian_kl(
-    mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor, var_p: float
-) -> torch.Tensor:
-    """KL(N(mean_q, diag var_q) || N(mean_p, var_p I)), summed over all coordinates."""
+def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor, var_p) -> torch.Tensor:
+    """KL(N(mean_q, diag var_q) || N(mean_p, var_p I)), summed over all coordinates; `var_p` a float or a
+    scalar tensor (differentiable, so the prior's variance can be optimized too)."""
+    var_p = torch.as_tensor(var_p, dtype=var_q.dtype)
     return 0.5 * torch.sum(
         var_q / var_p + (mean_q - mean_p) ** 2 / var_p - 1 + torch.log(var_p) - torch.log(var_q)
     )
