@@ -43,6 +43,10 @@ PAPERS = {
         "layernorm:layernorm_study",
     ),
     "resnet": ("the degradation problem: plain vs residual networks at two depths", "resnet:resnet_study"),
+    "scaling": (
+        "scaling-law fits L(N), L(D) and the compute-optimal frontier, tiny GPTs",
+        "scaling:scaling_study",
+    ),
 }
 EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 5, "resnet": 3}
 
