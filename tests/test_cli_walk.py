@@ -96,6 +96,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "--log-interval": ["0"],
     "--patience": ["-1"],
     "--ckpt-interval": ["-1"],
+    # drift monitoring and the theory studies
+    "--bins": ["0", "1"],
 }
 # Values bad for one command's option only: (command, option) -> values.
 BAD_FOR: dict[tuple[str, str], list[str]] = {
@@ -106,6 +108,8 @@ BAD_FOR: dict[tuple[str, str], list[str]] = {
     ("quant qlora", "--rank"): ["0"],
     ("quant qlora", "--heldout"): ["0"],
     ("sample", "--prompt"): [""],  # nothing to continue: an IndexError once
+    ("monitor", "--alpha"): ["0", "1"],  # a test level in (0, 1)
+    ("theory landscape", "--depth"): ["7", "21"],  # 6n + 2 layers
 }
 # Options that are each fine but cannot work together: (argv, the option the message names).
 BAD_COMBINATIONS = [

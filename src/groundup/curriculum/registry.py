@@ -36,7 +36,7 @@ TRACKS: tuple[Track, ...] = (
             Module("0.6", "Training techniques", "optimizers, schedules, normalization and regularization"),
             Module("0.7", "GPT from scratch", "micrograd to makemore to GPT, BPE and real weights"),
             Module("0.8", "Training framework", "trainer, checkpoints with exact resume, data parallel"),
-            Module("0.9", "Theory tools", "gradient checks, initialization and numerical stability"),
+            Module("0.9", "Theory tools", "Hessian spectra, landscapes, double descent, info plane, bounds"),
             Module("0.10", "Paper implementations", "published methods reproduced against their references"),
         ),
     ),

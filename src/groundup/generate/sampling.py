@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from groundup.contracts import contract, probabilities, tensor
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -147,6 +149,7 @@ def process_logits(
     return min_p_filter(logits, params.min_p)
 
 
+@contract(logits=tensor("B V", dtype="float"), returns=probabilities("B V", atol=1e-4))
 def sampling_probs(logits: torch.Tensor, params: SamplingParams, previous=None) -> torch.Tensor:
     """(B, V) -> the distribution each next token is drawn from; one-hot rows when greedy."""
     processed = process_logits(logits, params, previous)
@@ -165,6 +168,7 @@ def make_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
+@contract(logits=tensor("B V", dtype="float"), returns=tensor("B", dtype="int"))
 def sample(
     logits: torch.Tensor,
     params: SamplingParams,
