@@ -66,14 +66,26 @@ def quantize_and_export(f16: Path, method: str, folder: Path, quick: bool, log) 
 
 
 def llama_cpp_columns(path: Path, windows, prompt: list[int], n_tokens: int, tokenizer) -> dict:
-    llm, load_s = llama_cpp_ref.load(path, n_ctx=max(windows.shape[1], len(prompt) + n_tokens + 1), threads=1)
+    """llama.cpp on the file, and on the file's exact float32 dequantization (written by our converter):
+    the second perplexity separates llama.cpp's reading of the weights (it equals ours) from its
+    quantized dot products (activations rounded to Q8_0/Q8_K blocks), which move the first one."""
+    from groundup.formats.convert import convert
+
+    n_ctx = max(windows.shape[1], len(prompt) + n_tokens + 1)
+    llm, load_s = llama_cpp_ref.load(path, n_ctx=n_ctx, threads=1)
     tokens, speed = llama_cpp_ref.greedy(llm, prompt, n_tokens)
-    return {
+    row = {
         "llama_cpp_load_s": load_s,
         "llama_cpp_perplexity": llama_cpp_ref.perplexity(llm, windows.numpy()),
         "llama_cpp_decode_tok_s": speed,
         "llama_cpp_sample": tokenizer.decode(tokens),
     }
+    del llm
+    dequantized = convert(path, path.with_suffix(".f32.gguf"), "f32")
+    llm, _ = llama_cpp_ref.load(dequantized, n_ctx=n_ctx, threads=1)
+    row["llama_cpp_f32_perplexity"] = llama_cpp_ref.perplexity(llm, windows.numpy())
+    dequantized.unlink()
+    return row
 
 
 def run(report: Report, quick: bool) -> None:

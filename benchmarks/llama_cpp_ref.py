@@ -55,7 +55,8 @@ def load(path: str | os.PathLike, n_ctx: int = 512, threads: int = 1):
     return llm, time.perf_counter() - start
 
 
-def _logits(llm, tokens: list[int]) -> np.ndarray:
+def logits(llm, tokens: list[int]) -> np.ndarray:
+    """(T, V) float64 logits of every position of `tokens`, evaluated from an empty cache."""
     llm.reset()
     llm.eval(tokens)
     return np.array(llm.scores[: len(tokens)], dtype=np.float64)  # (T, V)
@@ -65,8 +66,8 @@ def perplexity(llm, windows: np.ndarray) -> float:
     """exp(mean next-token NLL) over windows (B, T), each evaluated from an empty cache."""
     total, count = 0.0, 0
     for window in np.asarray(windows):
-        logits = _logits(llm, window.tolist())[:-1]  # rows predicting tokens 1..T-1
-        shifted = logits - logits.max(axis=-1, keepdims=True)
+        rows = logits(llm, window.tolist())[:-1]  # rows predicting tokens 1..T-1
+        shifted = rows - rows.max(axis=-1, keepdims=True)
         logprobs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         total -= float(logprobs[np.arange(len(window) - 1), window[1:]].sum())
         count += len(window) - 1
@@ -84,3 +85,47 @@ def greedy(llm, prompt: list[int], n_tokens: int) -> tuple[list[int], float]:
         out.append(token)
         llm.eval([token])
     return out, n_tokens / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- llama.cpp's activation rounding
+
+# Our Llama's projections and the GGUF tensors each one holds.
+_PROJECTIONS = {
+    "attn.qkv": ("attn_q", "attn_k", "attn_v"),
+    "attn.out": ("attn_output",),
+    "mlp.gate_up": ("ffn_gate", "ffn_up"),
+    "mlp.down": ("ffn_down",),
+}
+
+
+def round_to_q8_k(x):
+    """x (..., n) with n a multiple of 256, rounded as ggml's Q8_K stores it: per 256-value block,
+    q = round(127 x / max|x|) in int8 and the float32 scale max|x| / 127. llama.cpp rounds the
+    activations to this form before every dot product with a K-quant weight (Q2_K..Q6_K)."""
+    import torch
+
+    blocks = x.reshape(-1, 256).double()  # (N, 256)
+    amax = blocks.abs().amax(-1, keepdim=True)
+    iscale = torch.where(amax > 0, 127 / amax, torch.zeros_like(amax)).float().double()
+    scale = torch.where(iscale > 0, 1 / iscale, torch.zeros_like(iscale)).float().double()
+    return (torch.round(blocks * iscale).clamp(-127, 127) * scale).to(x.dtype).reshape(x.shape)
+
+
+def k_quant_activations(model, path: str | os.PathLike) -> list:
+    """Make our `model` (loaded from the GGUF `path`) round the input of every projection whose
+    weights are K-quant blocks in that file to Q8_K, as llama.cpp does; returns the hook handles
+    (`handle.remove()` undoes it). Everything else stays float32."""
+    from groundup.formats.gguf import GGUFReader
+
+    k_quants = {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
+    types = {name: info.ggml_type.name for name, info in GGUFReader(path).tensors.items()}
+    handles = []
+    for i, block in enumerate(model.blocks):
+        for module_name, tensors in _PROJECTIONS.items():
+            if any(types.get(f"blk.{i}.{t}.weight") in k_quants for t in tensors):
+                module = block.get_submodule(module_name)
+                handles.append(module.register_forward_pre_hook(lambda _, args: (round_to_q8_k(args[0]),)))
+    head = "output.weight" if "output.weight" in types else "token_embd.weight"
+    if types[head] in k_quants:
+        handles.append(model.lm_head.register_forward_pre_hook(lambda _, args: (round_to_q8_k(args[0]),)))
+    return handles

@@ -137,6 +137,7 @@ COLUMNS = [
     ("llama_cpp_load_s", "load s (llama.cpp)", "{:.2f}"),
     ("perplexity", "perplexity (ours)", "{:.3f}"),
     ("llama_cpp_perplexity", "perplexity (llama.cpp)", "{:.3f}"),
+    ("llama_cpp_f32_perplexity", "perplexity (llama.cpp, float32 dequantization)", "{:.3f}"),
     ("decode_tok_s", "decode tok/s (ours)", "{:.1f}"),
     ("llama_cpp_decode_tok_s", "decode tok/s (llama.cpp)", "{:.1f}"),
 ]
