@@ -231,49 +231,24 @@ def q8_dequantize(codes, scale, min=None) -> torch.Tensor:
 # ---- the same kernels as PyTorch operators, so that torch.compile can call them (opaque to it) -----
 
 
-@torch.library.custom_op("groundup::q4_matmul", mutates_args=())
-def q4_matmul_op(
-    x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor
-) -> torch.Tensor:
-    return q4_matmul(x, codes, scale, min)
+def _as_operator(name: str, matmul):
+    """`matmul` (x, codes, scale, min) -> y as the torch operator groundup::<name>, opaque to
+    torch.compile, with a fake (shape-only) version for tracing."""
+
+    @torch.library.custom_op(f"groundup::{name}", mutates_args=())
+    def op(
+        x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor | None
+    ) -> torch.Tensor:
+        return matmul(x, codes, scale, min)
+
+    @op.register_fake
+    def _(x, codes, scale, min):
+        return x.new_empty(x.shape[0], scale.shape[0])
+
+    return op
 
 
-@q4_matmul_op.register_fake
-def _(x, codes, scale, min):
-    return x.new_empty(x.shape[0], scale.shape[0])
-
-
-@torch.library.custom_op("groundup::q8_matmul", mutates_args=())
-def q8_matmul_op(
-    x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor | None
-) -> torch.Tensor:
-    return q8_matmul(x, codes, scale, min)
-
-
-@q8_matmul_op.register_fake
-def _(x, codes, scale, min):
-    return x.new_empty(x.shape[0], scale.shape[0])
-
-
-@torch.library.custom_op("groundup::q4_matmul_dot8", mutates_args=())
-def q4_matmul_dot8_op(
-    x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor
-) -> torch.Tensor:
-    return q4_matmul_dot8(x, codes, scale, min)
-
-
-@q4_matmul_dot8_op.register_fake
-def _(x, codes, scale, min):
-    return x.new_empty(x.shape[0], scale.shape[0])
-
-
-@torch.library.custom_op("groundup::q8_matmul_dot8", mutates_args=())
-def q8_matmul_dot8_op(
-    x: torch.Tensor, codes: torch.Tensor, scale: torch.Tensor, min: torch.Tensor | None
-) -> torch.Tensor:
-    return q8_matmul_dot8(x, codes, scale, min)
-
-
-@q8_matmul_dot8_op.register_fake
-def _(x, codes, scale, min):
-    return x.new_empty(x.shape[0], scale.shape[0])
+q4_matmul_op = _as_operator("q4_matmul", q4_matmul)
+q8_matmul_op = _as_operator("q8_matmul", q8_matmul)
+q4_matmul_dot8_op = _as_operator("q4_matmul_dot8", q4_matmul_dot8)
+q8_matmul_dot8_op = _as_operator("q8_matmul_dot8", q8_matmul_dot8)

@@ -150,6 +150,16 @@ def train_ddpm(net, schedule, x, y, steps, batch_size, lr, p_uncond, seed, log=p
 
 
 @torch.no_grad()
+def ddim50(net, schedule, labels, guidance: float, seed: int) -> torch.Tensor:
+    """The reports' samples: DDIM with 50 steps on 8x8 digits, class-conditional with guidance `guidance`."""
+    generator = torch.Generator().manual_seed(seed + 1)
+    return sample(
+        net, schedule, labels, (1, 8, 8), null_label=10, guidance=guidance, method="ddim", num_steps=50,
+        generator=generator,
+    )  # fmt: skip
+
+
+@torch.no_grad()
 def score(clf, images, labels, real_features):
     pred = clf(images).argmax(-1)
     per_class = [(pred[labels == c] == c).float().mean().item() for c in range(10)]
@@ -199,17 +209,7 @@ def main(
     rows, grids = [], {}
     for w in guidances:
         t0 = time.perf_counter()
-        imgs = sample(
-            net,
-            schedule,
-            labels,
-            (1, 8, 8),
-            null_label=10,
-            guidance=w,
-            method="ddim",
-            num_steps=50,
-            generator=torch.Generator().manual_seed(seed + 1),
-        )
+        imgs = ddim50(net, schedule, labels, w, seed)
         seconds = (time.perf_counter() - t0) / len(labels)
         acc, per, fd = score(clf, imgs, labels, real_features)
         rows.append([f"DDIM 50, w={w:g}", acc, fd, seconds * 1e3])
@@ -340,17 +340,7 @@ def compare_denoisers(
         net.eval()
         held = held_out_loss(net, schedule, x_test, y_test, seed=seed)
         t0 = time.perf_counter()
-        imgs = sample(
-            net,
-            schedule,
-            labels,
-            (1, 8, 8),
-            null_label=10,
-            guidance=guidance,
-            method="ddim",
-            num_steps=50,
-            generator=torch.Generator().manual_seed(seed + 1),
-        )
+        imgs = ddim50(net, schedule, labels, guidance, seed)
         ms = (time.perf_counter() - t0) / len(labels) * 1e3
         acc, per, fd = score(clf, imgs, labels, real_features)
         params = sum(p.numel() for p in net.parameters())
