@@ -5,7 +5,7 @@ Cases (every ours/peer pair timed in alternating rounds, medians; one torch thre
                     scores) and vs torch's fused SDPA, causal, 4 heads x 64, batch 1: median time and
                     the peak bytes of the tensors each allocates (`profiling.tensor_memory`). The
                     crossover row names the first T where ours is no slower than naive; the plot
-                    `arch_attention.png` shows time and memory against T (linear vs quadratic).
+                    `arch_attention.png` (with --write-docs: beside the 3.4 note) shows time and memory against T.
   scan T=...        Mamba's associative (parallel) scan vs the sequential loop, (B=4, T, 64, 16).
   train step ...    one forward + backward of the comparison's ~1M-parameter model (batch 16 x 64):
                     Mamba with the time-major chunked scan vs the fused per-step scan, RWKV with the
@@ -21,17 +21,20 @@ from __future__ import annotations
 import statistics
 import time
 from functools import partial
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Report
+from benchmarks.harness import RESULTS_DIR, Report
 from groundup.models.flash_attention import flash_attention, naive_attention
 from groundup.models.mamba import scan_parallel, scan_sequential
 from groundup.models.retnet import RetNet, RetNetConfig
 from groundup.models.rwkv import RWKV, RWKVConfig
 from groundup.profiling.tensor_memory import peak_tensor_bytes
 from groundup.reports import figure
+
+DOCS_PLOTS = Path(__file__).resolve().parent.parent / "docs" / "notes" / "3.4-modern-architectures"
 
 
 def run(report: Report, quick: bool) -> None:
@@ -102,7 +105,9 @@ def attention_cases(report: Report, lengths, rounds: int) -> None:
             )
     faster = [T for T, o, n in zip(lengths, curves["flash (ours)"]["s"], curves["naive"]["s"]) if o <= n]
     report.add(case="attention crossover", peer="naive", first_T_ours_no_slower=faster[0] if faster else None)
-    plot_attention(list(lengths), curves, report.directory / "arch_attention.png")
+    # with --write-docs the plot goes beside its note (the docs site serves only docs/)
+    plot_dir = DOCS_PLOTS if report.directory == RESULTS_DIR else report.directory
+    plot_attention(list(lengths), curves, plot_dir / "arch_attention.png")
 
 
 def plot_attention(lengths, curves: dict, path) -> None:
