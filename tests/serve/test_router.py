@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
@@ -21,11 +19,9 @@ import pytest
 
 from groundup.serve.router import Replica, Router, rendezvous, routing_key
 from groundup.serve.server import BackgroundServer
-from groundup.train.config import TrainConfig
-from groundup.train.trainer import train
+from tests.serve.processes import start_serve_process, train_tiny_gpt
 
 pytestmark = pytest.mark.module("2.1")
-TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat by a log.\n" * 300
 
 
 # -- routing, no processes ------------------------------------------------------------------------
@@ -102,42 +98,11 @@ def test_streams_pass_through_and_a_disconnect_frees_the_replicas_blocks(serve_t
 # -- real replicas ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gpt-router")
-    cfg = TrainConfig(
-        n_layer=1,
-        n_head=2,
-        n_embd=16,
-        block_size=512,
-        batch_size=1,
-        max_iters=1,
-        warmup_iters=0,
-        lr_decay_iters=1,
-        eval_interval=1,
-        eval_iters=1,
-        progress=False,
-        threads=1,
-    )
-    train(cfg, out, text=TEXT)
-    return out
+    return train_tiny_gpt(tmp_path_factory.mktemp("gpt-router"), block_size=512)
 
 
 def start_replica(run_dir) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "groundup", "serve", "--model", str(run_dir), "--model-name", "m"]
-    cmd += ["--port", "0", "--threads", "1", "--kv-blocks", "512", "--block-size", "16"]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ}
-    )
-    line = proc.stdout.readline()
-    match = re.search(r"(http://[\d.]+:\d+)/v1", line)
-    assert match, line + proc.stdout.read()
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(match.group(1) + "/health", timeout=5)
-            return proc, match.group(1)
-        except httpx.TransportError:
-            assert proc.poll() is None and time.monotonic() < deadline, "the replica did not start"
-            time.sleep(0.1)
+    return start_serve_process(run_dir, "--model-name", "m", "--kv-blocks", "512", "--block-size", "16")
 
 
 @pytest.fixture(scope="module")

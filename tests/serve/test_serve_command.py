@@ -4,12 +4,9 @@ within a few seconds (they get `--shutdown-grace` seconds to finish, then are ab
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -17,11 +14,9 @@ import httpx
 import pytest
 
 from groundup.cli import main
-from groundup.train.config import TrainConfig
-from groundup.train.trainer import train
+from tests.serve.processes import start_serve_process, train_tiny_gpt
 
 pytestmark = pytest.mark.module("2.2")
-TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat by a log.\n" * 300
 
 
 @pytest.mark.parametrize(
@@ -56,54 +51,11 @@ def test_a_port_in_use_is_one_line_before_the_model_loads(capsys):
 @pytest.fixture(scope="module")
 def long_context_run(tmp_path_factory):
     """A GPT run directory (one training step) with a 1024-token context: room for long generations."""
-    out = tmp_path_factory.mktemp("gpt-long")
-    cfg = TrainConfig(
-        n_layer=1,
-        n_head=2,
-        n_embd=16,
-        block_size=1024,
-        batch_size=1,
-        max_iters=1,
-        warmup_iters=0,
-        lr_decay_iters=1,
-        eval_interval=1,
-        eval_iters=1,
-        progress=False,
-        threads=1,
-    )
-    train(cfg, out, text=TEXT)
-    return out
+    return train_tiny_gpt(tmp_path_factory.mktemp("gpt-long"), block_size=1024)
 
 
 def start_server(run_dir) -> tuple[subprocess.Popen, str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "groundup",
-        "serve",
-        "--model",
-        str(run_dir),
-        "--port",
-        "0",
-        "--threads",
-        "1",
-    ]
-    cmd += ["--kv-blocks", "2100", "--block-size", "16"]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ}
-    )
-    line = proc.stdout.readline()  # "serving 'NAME' on http://HOST:PORT/v1 ..."
-    match = re.search(r"(http://[\d.]+:\d+)/v1", line)
-    assert match, line + proc.stdout.read()
-    url = match.group(1)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url + "/health", timeout=5)
-            return proc, url
-        except httpx.TransportError:
-            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+    return start_serve_process(run_dir, "--kv-blocks", "2100", "--block-size", "16", timeout=60)
 
 
 def stream_until_cut(url: str, name: str, started: threading.Semaphore, ends: list) -> None:
