@@ -53,12 +53,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def common(p: argparse.ArgumentParser, name: str, epochs: int) -> None:
-    add_out_option(p, f"compress-{name}", docs=f"{DOCS}/{name}")
+    capstone_options(p, f"compress-{name}", f"{DOCS}/{name}", epochs, "training epochs of the base model")
+
+
+def capstone_options(
+    p: argparse.ArgumentParser, command: str, docs: str, epochs: int, epochs_help: str
+) -> None:
+    """--out/--write-docs, --epochs, --seed and --threads: the options every MNIST capstone takes
+    (`groundup compress ...`, `groundup quant ...`)."""
+    add_out_option(p, command, docs=docs)
     p.add_argument(
         "--epochs",
         type=positive_int,
         default=epochs,
-        help="training epochs of the base model (trained models are cached in ~/.cache/groundup/capstones)",
+        help=f"{epochs_help} (trained models are cached in ~/.cache/groundup/capstones)",
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")

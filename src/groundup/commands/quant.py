@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from groundup.argtypes import non_negative_int, positive_int
+from groundup.argtypes import positive_int
+from groundup.commands.compress import capstone_options, run
 from groundup.commands.quant_llm import add_quant_subcommands
-from groundup.outputs import add_out_option
 
 DOCS = "docs/notes/1.1-capstone"
 
@@ -38,27 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def common(p: argparse.ArgumentParser, command: str) -> None:
-    add_out_option(p, command, docs=DOCS)
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=6,
-        help="FP32 training epochs (the trained model is cached in ~/.cache/groundup/capstones)",
-    )
-    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
-    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
-
-
-def run(args: argparse.Namespace, main, **kwargs) -> int:
-    """Run a capstone's `main(out, epochs=, seed=, **kwargs)` into the chosen folder (checked first)."""
-    from groundup.outputs import chosen_dir, writing_to
-
-    with writing_to(chosen_dir(args)) as out:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        print(main(out, epochs=args.epochs, seed=args.seed, **kwargs).read_text())
-    return 0
+    capstone_options(p, command, DOCS, 6, "FP32 training epochs")
 
 
 def basics_command(args: argparse.Namespace) -> int:
