@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "qmatmul.c"
+SOURCES = sorted(SOURCE.parent.glob("*.c"))  # all built into one library: decode_step.c calls qmatmul.c
 FLAG_SETS = (  # tried in order: the fastest that builds wins
     ["-O3", "-march=native", "-fopenmp"],
     ["-O3", "-march=native"],
@@ -63,7 +64,7 @@ def _cpu_tag() -> str:
 
 def _build(compiler: str) -> tuple[Path | None, str]:
     """Compile the source into the cache (atomically: parallel processes may build at once)."""
-    source = SOURCE.read_bytes()
+    source = b"".join(path.name.encode() + path.read_bytes() for path in SOURCES)
     errors = []
     for flags in FLAG_SETS:
         key = hashlib.sha256(source + " ".join([compiler, *flags, _cpu_tag()]).encode()).hexdigest()[:16]
@@ -73,7 +74,7 @@ def _build(compiler: str) -> tuple[Path | None, str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             out = Path(tmp) / target.name
-            cmd = [compiler, *flags, "-fPIC", "-shared", "-std=c11", str(SOURCE), "-o", str(out)]
+            cmd = [compiler, *flags, "-fPIC", "-shared", "-std=c11", *map(str, SOURCES), "-o", str(out)]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode == 0:
                 os.replace(out, target)

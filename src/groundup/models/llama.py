@@ -134,7 +134,7 @@ class Llama(nn.Module):
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed.weight
-        self.decode_step = None  # a static-shape (compilable) single-token step: `static_decode.py`
+        self.decode_step = None  # single-token step: `static_decode.py` (compilable), `native_decode.py` (C)
 
     vocab_size = property(lambda self: self.cfg.vocab_size)
     max_context = property(lambda self: self.cfg.max_context)
@@ -195,7 +195,10 @@ class Llama(nn.Module):
         with _init_skipped():  # weights about to be loaded need no random init
             model = cls(cfg, factors)
         if weights in QUANTIZED_FORMS:
+            from groundup.models.native_decode import enable_native_decode
+
             _load_quantized(model, reader, weights)
+            enable_native_decode(model)  # the step in C where it qualifies (GROUNDUP_NATIVE_STEP=0: off)
             return model.eval()
         model.load_state_dict(_state_dict_from_gguf(reader, cfg), strict=True, assign=True)
         if cfg.tie_embeddings:
