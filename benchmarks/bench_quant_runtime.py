@@ -3,7 +3,8 @@
 Every engine runs on the same bundled GGUF file, each measurement in a fresh process (so one engine's
 caches and allocator state cannot help or hurt the next), engines alternating within each round,
 at least 3 rounds; the table holds medians over rounds. Engines: groundup with each weight form
-(`float32`: everything dequantized; `auto`: Q4_1 -> int4, Q8_0 -> int8, our fused kernel; `auto:dot8`:
+(`float32`: everything dequantized; `auto`: Q4_1 -> int4, Q8_0 -> int8, our fused kernel, the single-token
+step in C (`models/native_decode.py`); `auto:eager`: the same with PyTorch's step; `auto:dot8`:
 the same weights through our int8-activation kernel, llama.cpp's method; `int8`; `int4`) and llama.cpp through llama-cpp-python (skipped with the reason when it does not import).
 
 Decode: greedy, batch 1, 128 new tokens (32 with --quick) after a 5-token prompt, EOS ignored.
@@ -22,7 +23,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("ours:float32", "ours:auto", "ours:auto:dot8", "ours:int8", "ours:int4", "llama.cpp")
+ENGINES = (
+    "ours:float32",
+    "ours:auto:eager",
+    "ours:auto",
+    "ours:auto:dot8",
+    "ours:int8",
+    "ours:int4",
+    "llama.cpp",
+)
 PROMPT = [504, 3575, 282, 4649, 314]  # "The capital of France is"
 
 
@@ -81,7 +90,7 @@ def add_ratios(report, threads: list[int]) -> None:
     for t in threads:
         base = rows.get(f"ours:float32 {t} thread(s)")
         peer = rows.get(f"llama.cpp {t} thread(s)")
-        for engine in ("ours:auto", "ours:auto:dot8", "ours:int8", "ours:int4"):
+        for engine in ("ours:auto:eager", "ours:auto", "ours:auto:dot8", "ours:int8", "ours:int4"):
             row = rows.get(f"{engine} {t} thread(s)")
             if row is None:
                 continue
@@ -122,12 +131,15 @@ def measure_ours(form: str, threads: int, decode: int, prompt: int) -> dict:
     from groundup.profiling import PeakRSS
 
     torch.set_num_threads(threads)
-    form, _, kernel = form.partition(":")  # e.g. auto:dot8
+    eager = form.endswith(":eager")  # PyTorch's single-token step instead of the native one
+    form, _, kernel = form.removesuffix(":eager").partition(":")  # e.g. auto:dot8
     with PeakRSS() as mem:
         start = time.perf_counter()
         model = Llama.from_gguf(smollm2_gguf_path(), weights=form)
         if kernel:
             use_kernel(model, kernel)
+        if eager:
+            model.decode_step = None
         load_s = time.perf_counter() - start
     params = SamplingParams(temperature=0, max_tokens=decode, ignore_eos=True)
     generate(model, PROMPT, SamplingParams(temperature=0, max_tokens=4, ignore_eos=True))  # warm-up

@@ -224,3 +224,44 @@ def test_smollm2_greedy_tokens_equal_the_eager_step():
         native_ids, eager_ids, native_cache, eager_cache = run_both(model, ids, steps=32)
         assert native_ids == eager_ids, prompt
         torch.testing.assert_close(native_cache.k, eager_cache.k, rtol=0, atol=1e-3)
+
+
+@pytest.mark.module("1.6")
+def test_profile_shows_the_native_step_as_one_span(gguf_all_quantized):
+    needs_native()
+    from groundup.profiling.decode import profile_decode
+
+    model = load(gguf_all_quantized, "auto")
+    native_ops = {row.name for row in profile_decode(model, PROMPT[0], 2, profiled_tokens=2).top}
+    model.decode_step = None
+    eager_ops = {row.name for row in profile_decode(model, PROMPT[0], 2, profiled_tokens=2).top}
+    assert "groundup::native_decode_step" in native_ops and "groundup::native_decode_step" not in eager_ops
+
+
+@pytest.mark.module("1.6")
+def test_profile_command_configs_choose_the_step(gguf_all_quantized, tmp_path, monkeypatch):
+    """`groundup profile decode auto auto:eager auto:dot8:eager`: ':eager' keeps PyTorch's step."""
+    needs_native()
+    from groundup.cli import main
+    from groundup.profiling import decode_report
+
+    steps = {}
+
+    def study(configs, out, load, **kwargs):
+        for config in configs:
+            model, _ = load(config)
+            steps[config] = (
+                type(model.decode_step).__name__,
+                {m.kernel for m in model.modules() if hasattr(m, "kernel")},
+            )
+        (tmp_path / "report.md").write_text("report")
+        return tmp_path / "report.md"
+
+    monkeypatch.setattr(decode_report, "run_decode_study", study)
+    args = ["profile", "decode", "auto", "auto:eager", "auto:dot8:eager", "--model", gguf_all_quantized]
+    assert main([*args, "--out", str(tmp_path / "study")]) == 0
+    assert steps == {
+        "auto": ("NativeDecode", {"native"}),
+        "auto:eager": ("NoneType", {"native"}),
+        "auto:dot8:eager": ("NoneType", {"dot8"}),
+    }

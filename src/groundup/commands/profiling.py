@@ -15,7 +15,8 @@ from groundup.outputs import add_out_option, out_dir
 CONFIG_HELP = (
     "what to profile: a --weights form (float32, bfloat16, auto, int8, int4), optionally with the "
     "quantized layers' kernel: auto:reference (dequantize + matmul), auto:torch (PyTorch's int4), auto:native, "
-    "auto:dot8 (ours with int8 activations)"
+    "auto:dot8 (ours with int8 activations); a quantized form runs its single-token step in C (the native decode "
+    "step), ':eager' keeps PyTorch's step (auto:eager, auto:dot8:eager)"
 )
 
 
@@ -92,15 +93,17 @@ def profile_decode_command(args: argparse.Namespace) -> int:
     from groundup.profiling.decode_report import run_decode_study
 
     for config in args.configs:
-        form, _, kernel = config.partition(":")
+        form, _, kernel = config.removesuffix(":eager").partition(":")
         if form not in WEIGHTS or kernel not in ("", "native", "dot8", "torch", "reference"):
-            raise ValueError(f"configs: {config!r} is not FORM[:KERNEL]; {CONFIG_HELP}")
+            raise ValueError(f"configs: {config!r} is not FORM[:KERNEL][:eager]; {CONFIG_HELP}")
 
     def load(config: str):
-        form, _, kernel = config.partition(":")
+        form, _, kernel = config.removesuffix(":eager").partition(":")
         model, tokenizer = load_model(args.model, weights=form)
         if kernel:
             use_kernel(model, kernel)
+        if config.endswith(":eager"):
+            model.decode_step = None  # PyTorch's single-token step instead of the native one
         return model, tokenizer
 
     torch.set_num_threads(args.threads)

@@ -253,6 +253,12 @@ class NativeDecode:
         if self.problem is not None or not self.covers(input_ids, kv_cache):
             self.fallbacks += 1
             return self.eager(input_ids, kv_cache)
+        if torch.autograd._profiler_enabled():  # one named span in torch.profiler's tables and traces
+            with torch.profiler.record_function("groundup::native_decode_step"):
+                return self._step(input_ids, kv_cache)
+        return self._step(input_ids, kv_cache)
+
+    def _step(self, input_ids: torch.Tensor, kv_cache: ContiguousKVCache) -> torch.Tensor:
         logits = torch.empty(1, 1, self._vocab)
         status = self.lib.gu_decode_step(
             self._desc_ref, int(input_ids[0, 0]), kv_cache.length,

@@ -68,21 +68,23 @@ typedef struct {
     float *x, *xn, *proj, *qkv, *att, *scores, *gate_up, *act;
 } gu_model;
 
-/* y (1, N) = x (1, K) @ W^T for dense float32 rows: eight independent sums per row (vectorizable
-   without reordering any one of them). */
+/* a . b as eight independent sums (one vector register: the compiler vectorizes it without reordering
+   any one sum, and the eight chains do not wait on each other) */
+static inline float dot(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    float total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) total += a[i] * b[i];
+    return total;
+}
+
+/* y (1, N) = x (1, K) @ W^T for dense float32 rows */
 static void dense_matvec(const float *x, const float *w, float *y, int64_t N, int64_t K, int threads) {
     (void)threads;
     _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1)")
-    for (int64_t n = 0; n < N; n++) {
-        const float *row = w + n * K;
-        float acc[8] = {0};
-        int64_t k = 0;
-        for (; k + 8 <= K; k += 8)
-            for (int j = 0; j < 8; j++) acc[j] += row[k + j] * x[k + j];
-        float total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        for (; k < K; k++) total += row[k] * x[k];
-        y[n] = total;
-    }
+    for (int64_t n = 0; n < N; n++) y[n] = dot(w + n * K, x, K);
 }
 
 /* y = x W^T (+ b); 0, or -1 when a dot8 kernel could not allocate x's int8 copy. */
@@ -134,10 +136,7 @@ static void attend(const float *q, const float *keys, const float *values, int64
                    float scale, float *scores, float *out) {
     float best = -INFINITY;
     for (int64_t j = 0; j <= pos; j++) {
-        const float *k = keys + j * D;
-        float dot = 0.0f;
-        for (int64_t i = 0; i < D; i++) dot += q[i] * k[i];
-        scores[j] = dot * scale;
+        scores[j] = dot(q, keys + j * D, D) * scale;
         best = scores[j] > best ? scores[j] : best;
     }
     float total = 0.0f;
