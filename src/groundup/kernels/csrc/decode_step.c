@@ -131,25 +131,81 @@ static void rotary(float *v, const float *cos, const float *sin, int64_t D) {
     }
 }
 
-/* out (D) = softmax(q . keys[j] * scale over j <= pos) @ values: keys/values (max_len, D) of one head */
+/* Four dot products q . k_r at once, each summed exactly as dot() sums it (so a score does not depend
+   on which path computed it); the four sums are independent chains, which keeps the adder busy. */
+static inline void dot4(const float *q, const float *k, int64_t stride, int64_t n, float out[4]) {
+    float acc[4][8] = {{0}};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 8; j++) acc[r][j] += q[i + j] * k[r * stride + i + j];
+    for (int r = 0; r < 4; r++) {
+        const float *a = acc[r];
+        float total = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        for (int64_t t = i; t < n; t++) total += q[t] * k[r * stride + t];
+        out[r] = total;
+    }
+}
+
+/* y[i] = e^x[i] for n values, in a loop the compiler vectorizes (libm's expf is one call per value):
+   e^x = 2^k e^r with k = round(x / ln 2) and r = x - k ln 2 (ln 2 in two parts, so r is nearly exact),
+   e^r by Cephes' degree-7 polynomial; within about 1 ulp of expf. x is clamped to [-87, 88] (e^-87
+   is 1.6e-38, the result stays a normal float); a NaN stays NaN. */
+static void exp_all(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        v = v > 88.0f ? 88.0f : v;
+        v = v < -87.0f ? -87.0f : v;
+        float k = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5 * 2^23 */
+        float r = v - k * 0.693359375f;
+        r = r - k * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        float rr = r * r;
+        p = p * rr + r + 1.0f;
+        int32_t bits = ((int32_t)k + 127) << 23;
+        float scale;
+        memcpy(&scale, &bits, sizeof scale);
+        y[i] = p * scale;
+    }
+}
+
+/* out (D) = softmax(q . keys[j] * scale over j <= pos) @ values: keys/values (max_len, D) of one head.
+   The softmax weights stay unnormalized e^(s_j - max) while the values are summed (four rows per
+   pass over out); out is divided by their sum once at the end. */
 static void attend(const float *q, const float *keys, const float *values, int64_t pos, int64_t D,
                    float scale, float *scores, float *out) {
+    int64_t n = pos + 1, j = 0;
+    for (; j + 4 <= n; j += 4) dot4(q, keys + j * D, D, D, scores + j);
+    for (; j < n; j++) scores[j] = dot(q, keys + j * D, D);
     float best = -INFINITY;
-    for (int64_t j = 0; j <= pos; j++) {
-        scores[j] = dot(q, keys + j * D, D) * scale;
+    for (j = 0; j < n; j++) {
+        scores[j] *= scale;
         best = scores[j] > best ? scores[j] : best;
     }
+    for (j = 0; j < n; j++) scores[j] -= best;
+    exp_all(scores, scores, n);
     float total = 0.0f;
-    for (int64_t j = 0; j <= pos; j++) {
-        scores[j] = expf(scores[j] - best);
-        total += scores[j];
-    }
+    for (j = 0; j < n; j++) total += scores[j];
     for (int64_t i = 0; i < D; i++) out[i] = 0.0f;
-    for (int64_t j = 0; j <= pos; j++) {
-        const float *v = values + j * D;
-        float p = scores[j] / total;
-        for (int64_t i = 0; i < D; i++) out[i] += p * v[i];
+    for (j = 0; j + 4 <= n; j += 4) {
+        const float *v = values + j * D, *p = scores + j;
+        for (int64_t i = 0; i < D; i++) {
+            float a = p[0] * v[i], b = p[1] * v[D + i], c = p[2] * v[2 * D + i], d = p[3] * v[3 * D + i];
+            out[i] += (a + b) + (c + d);
+        }
     }
+    for (; j < n; j++)
+        for (int64_t i = 0; i < D; i++) {
+            float a = scores[j] * values[j * D + i];
+            out[i] += a;
+        }
+    float inv = 1.0f / total;
+    for (int64_t i = 0; i < D; i++) out[i] *= inv;
 }
 
 /* m->x = the embedding row of `token`; -2 when the token is outside the vocabulary. */
@@ -198,8 +254,10 @@ int gu_decode_layer(const gu_model *m, int64_t layer, int64_t pos, float *k_cach
     rmsnorm(m->x, l->mlp_norm, l->mlp_eps, m->xn, dim);
     status |= linear(&l->gate_up, m->xn, m->gate_up, threads);
     const float *gate = m->gate_up, *up = m->gate_up + m->hidden;
+    for (int64_t i = 0; i < m->hidden; i++) m->act[i] = -gate[i];
+    exp_all(m->act, m->act, m->hidden);
     for (int64_t i = 0; i < m->hidden; i++) {
-        float silu = gate[i] / (1.0f + expf(-gate[i]));
+        float silu = gate[i] / (1.0f + m->act[i]); /* silu(g) = g / (1 + e^-g) */
         m->act[i] = silu * up[i];
     }
     status |= linear(&l->down, m->act, m->proj, threads);
