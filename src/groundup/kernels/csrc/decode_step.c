@@ -68,14 +68,26 @@ typedef struct {
     float *x, *xn, *proj, *qkv, *att, *scores, *gate_up, *act;
 } gu_model;
 
-/* a . b as eight independent sums (one vector register: the compiler vectorizes it without reordering
-   any one sum, and the eight chains do not wait on each other) */
+/* Eight floats as one value the compiler keeps in a vector register (GCC/Clang vector extension: one
+   256-bit register with AVX, two 128-bit ones without). */
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 load8(const float *p) {
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline float sum8(v8 a) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* a . b as eight independent sums, lane j adding the products i = j mod 8, then summed pairwise */
 static inline float dot(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
+    v8 acc = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    float total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i + 8 <= n; i += 8) acc += load8(a + i) * load8(b + i);
+    float total = sum8(acc);
     for (; i < n; i++) total += a[i] * b[i];
     return total;
 }
@@ -131,20 +143,21 @@ static void rotary(float *v, const float *cos, const float *sin, int64_t D) {
     }
 }
 
-/* Four dot products q . k_r at once, each summed exactly as dot() sums it (so a score does not depend
-   on which path computed it); the four sums are independent chains, which keeps the adder busy. */
+/* Four dot products q . k_r (k_r = k + r * stride) at once, each summed exactly as dot() sums it (so a
+   score does not depend on which path computed it); four independent chains keep the adder busy. */
 static inline void dot4(const float *q, const float *k, int64_t stride, int64_t n, float out[4]) {
-    float acc[4][8] = {{0}};
+    v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 8; j++) acc[r][j] += q[i + j] * k[r * stride + i + j];
-    for (int r = 0; r < 4; r++) {
-        const float *a = acc[r];
-        float total = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-        for (int64_t t = i; t < n; t++) total += q[t] * k[r * stride + t];
-        out[r] = total;
+    for (; i + 8 <= n; i += 8) {
+        v8 x = load8(q + i);
+        a0 += x * load8(k + i);
+        a1 += x * load8(k + stride + i);
+        a2 += x * load8(k + 2 * stride + i);
+        a3 += x * load8(k + 3 * stride + i);
     }
+    out[0] = sum8(a0), out[1] = sum8(a1), out[2] = sum8(a2), out[3] = sum8(a3);
+    for (int r = 0; r < 4; r++)
+        for (int64_t t = i; t < n; t++) out[r] += q[t] * k[r * stride + t];
 }
 
 /* y[i] = e^x[i] for n values, in a loop the compiler vectorizes (libm's expf is one call per value):
@@ -182,19 +195,36 @@ static void attend(const float *q, const float *keys, const float *values, int64
     int64_t n = pos + 1, j = 0;
     for (; j + 4 <= n; j += 4) dot4(q, keys + j * D, D, D, scores + j);
     for (; j < n; j++) scores[j] = dot(q, keys + j * D, D);
-    float best = -INFINITY;
-    for (j = 0; j < n; j++) {
+    float lane_max[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (j = 0; j + 8 <= n; j += 8) /* eight running maxima: one vector max per eight scores */
+        for (int l = 0; l < 8; l++) {
+            float v = scores[j + l] * scale;
+            scores[j + l] = v;
+            lane_max[l] = v > lane_max[l] ? v : lane_max[l];
+        }
+    for (; j < n; j++) {
         scores[j] *= scale;
-        best = scores[j] > best ? scores[j] : best;
+        lane_max[0] = scores[j] > lane_max[0] ? scores[j] : lane_max[0];
     }
+    float best = lane_max[0];
+    for (int l = 1; l < 8; l++) best = lane_max[l] > best ? lane_max[l] : best;
     for (j = 0; j < n; j++) scores[j] -= best;
     exp_all(scores, scores, n);
-    float total = 0.0f;
-    for (j = 0; j < n; j++) total += scores[j];
+    v8 lanes = {0};
+    for (j = 0; j + 8 <= n; j += 8) lanes += load8(scores + j);
+    float total = sum8(lanes);
+    for (; j < n; j++) total += scores[j];
     for (int64_t i = 0; i < D; i++) out[i] = 0.0f;
     for (j = 0; j + 4 <= n; j += 4) {
         const float *v = values + j * D, *p = scores + j;
-        for (int64_t i = 0; i < D; i++) {
+        int64_t i = 0;
+        for (; i + 8 <= D; i += 8) {
+            v8 a = p[0] * load8(v + i), b = p[1] * load8(v + D + i);
+            v8 c = p[2] * load8(v + 2 * D + i), d = p[3] * load8(v + 3 * D + i);
+            v8 o = load8(out + i) + ((a + b) + (c + d));
+            memcpy(out + i, &o, sizeof o);
+        }
+        for (; i < D; i++) {
             float a = p[0] * v[i], b = p[1] * v[D + i], c = p[2] * v[2 * D + i], d = p[3] * v[3 * D + i];
             out[i] += (a + b) + (c + d);
         }
