@@ -6,7 +6,9 @@ float32 operations, so logits differ only by float32 rounding of sums taken in a
 norms' mean square, attention's dot products and softmax); over the tiny models' 2 layers that is a
 few ulps of the largest logit (measured: at most 1.2e-4 on logits of magnitude ~570, 2e-7 relative).
 We allow 1e-5 of the largest logit and, for cached keys and values (magnitude ~1), 1e-5 absolute.
-The tiny models' heads are scaled for well-separated logits, so greedy tokens must be equal."""
+The tiny models' heads are scaled for well-separated logits, so greedy tokens must be equal. With the
+dot8 kernel x is rounded to int8 per group, which can turn a rounding difference into a flipped code:
+equal here, but on SmolLM2 the dot8 texts may part after a few dozen tokens (docs/notes/1.5-*.md)."""
 
 from __future__ import annotations
 

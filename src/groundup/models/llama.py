@@ -179,7 +179,8 @@ class Llama(nn.Module):
         "bfloat16" name that dtype; "auto" keeps Q4_0/Q4_1 tensors as int4 and Q8_0 as int8 groups
         (bit-exact, computed by `groundup.kernels`) and other types in float32; "int8" and "int4" put
         every projection and the embedding in that width (exactly where the file's blocks fit,
-        round-to-nearest in groups of 32 otherwise, with a note). Quantized models compute in float32.
+        round-to-nearest in groups of 32 otherwise, with a note). Quantized models compute in float32,
+        their single-token decode steps in one C call where the model qualifies (`native_decode.py`).
         """
         from groundup.formats.gguf import GGUFReader
 
