@@ -8,7 +8,7 @@ scaling and frequency factors stay ours), the K/V written into the `ContiguousKV
 place, grouped-query attention over positions 0..pos (float32 softmax, max subtracted), the output
 projection, SwiGLU and the head, calling `groundup.kernels`' matmuls for every projection.
 
-    step = enable_native_decode(model)    # model.decode_step = NativeDecode(model), or None + reason
+    step, why_not = enable_native_decode(model)  # sets model.decode_step = NativeDecode(model), or not
     model(ids (1, 1), kv_cache=cache)     # Llama.forward routes batch-1 single-token steps here
 
 It computes what the eager path computes: the projections are the same kernels on the same inputs,
@@ -93,9 +93,9 @@ def _projection_problem(name: str, m: nn.Module) -> str | None:
 def native_decode_problem(model: nn.Module) -> str | None:
     """None when `NativeDecode(model)` can compute the model's single-token step, else a one-line reason.
 
-    It needs the compiled library, a Llama (embed, rope, blocks of RMSNorm + Attention + SwiGLU,
-    norm, lm_head) whose projections are QuantizedLinear with our native or dot8 kernel (or float32
-    nn.Linear), float32 norms and rotary tables, and no dropout. Batch 1 is checked per call."""
+    It needs the compiled library, a Llama (embed, rope, blocks of RMSNorm + Attention + SwiGLU of one
+    shape, norm, lm_head) whose projections are QuantizedLinear with our native or dot8 kernel (or
+    float32 nn.Linear), float32 norms and rotary tables, and no dropout. Batch 1 is checked per call."""
     if _library() is None:
         if native.load() is None:
             return "the compiled kernels are unavailable (GROUNDUP_NATIVE_KERNELS=0 or no C compiler)"
@@ -103,31 +103,25 @@ def native_decode_problem(model: nn.Module) -> str | None:
     for attr in ("embed", "rope", "blocks", "norm", "lm_head"):
         if not hasattr(model, attr):
             return f"the model has no {attr!r} (a Llama-style decoder is needed)"
-    if not isinstance(model.rope, RotaryEmbedding) or not (
-        _float32(model.rope.cos) and _float32(model.rope.sin)
-    ):
-        return f"the rotary tables are {model.rope.cos.dtype}, not float32 RotaryEmbedding buffers"
-    embed = model.embed
+    rope, embed = model.rope, model.embed
+    if not isinstance(rope, RotaryEmbedding) or not (_float32(rope.cos) and _float32(rope.sin)):
+        return "the rotary tables are not float32 RotaryEmbedding buffers on the CPU"
     if not (
         isinstance(embed, QuantizedEmbedding) or (type(embed) is nn.Embedding and _float32(embed.weight))
     ):
         return (
             f"the embedding is a {type(embed).__name__} (needs QuantizedEmbedding or a float32 nn.Embedding)"
         )
-    norms = [("norm", model.norm)]
-    projections = [("lm_head", model.lm_head)]
+    if embed.num_embeddings != getattr(model.lm_head, "out_features", None):
+        return "the embedding and the head have different vocabularies"
+    norms, projections = [("norm", model.norm)], [("lm_head", model.lm_head)]
     for i, block in enumerate(model.blocks):
-        attn, mlp = getattr(block, "attn", None), getattr(block, "mlp", None)
-        if type(attn) is not Attention or type(mlp) is not SwiGLU:
-            return f"block {i} is not RMSNorm + Attention + SwiGLU"
-        if not isinstance(attn.resid_dropout, nn.Identity):
-            return f"block {i} has dropout"
-        if attn.scale != model.blocks[0].attn.scale or attn.head_dim % 2:
-            return f"block {i}: attention scale or an odd head size the C step does not cover"
+        problem = _block_problem(block, model.blocks[0])
+        if problem:
+            return f"block {i}: {problem}"
         norms += [(f"blocks.{i}.attn_norm", block.attn_norm), (f"blocks.{i}.mlp_norm", block.mlp_norm)]
-        for part, m in (("attn.qkv", attn.qkv), ("attn.out", attn.out), ("mlp.gate_up", mlp.gate_up)):
-            projections.append((f"blocks.{i}.{part}", m))
-        projections.append((f"blocks.{i}.mlp.down", mlp.down))
+        for part in ("attn.qkv", "attn.out", "mlp.gate_up", "mlp.down"):
+            projections.append((f"blocks.{i}.{part}", block.get_submodule(part)))
     for name, norm in norms:
         if type(norm) is not RMSNorm or not _float32(norm.weight):
             return f"{name} is not a float32 RMSNorm"
@@ -136,6 +130,20 @@ def native_decode_problem(model: nn.Module) -> str | None:
         if problem:
             return problem
     return None
+
+
+def _block_problem(block: nn.Module, first: nn.Module) -> str | None:
+    """Why the C step cannot run `block` (with the shapes of the model's `first` block), or None."""
+    attn, mlp = getattr(block, "attn", None), getattr(block, "mlp", None)
+    if type(attn) is not Attention or type(mlp) is not SwiGLU or not hasattr(block, "mlp_norm"):
+        return "not RMSNorm + Attention + SwiGLU"
+    if not isinstance(attn.resid_dropout, nn.Identity):
+        return "it has dropout"
+    shape = (attn.n_heads, attn.n_kv_heads, attn.head_dim, attn.scale, mlp.down.in_features)
+    ref = first.attn
+    if shape != (ref.n_heads, ref.n_kv_heads, ref.head_dim, ref.scale, first.mlp.down.in_features):
+        return "its heads or hidden size differ from block 0's"
+    return "an odd head size" if attn.head_dim % 2 else None
 
 
 def _linear(m: nn.Module) -> _Linear:
@@ -179,7 +187,8 @@ def _slots(model: nn.Module) -> list[tuple[dict, str, nn.Module]]:
 class NativeDecode:
     """model(input_ids (1, 1), kv_cache) for a Llama whose step the C code covers (see the module
     docstring); other calls run the eager step. The model's description (pointers into its tensors)
-    and the scratch buffers are built once and rebuilt when a module of the model is replaced."""
+    and the scratch buffers are built once and rebuilt when a module of the model is replaced. One
+    call at a time: the scratch buffers are shared by every call."""
 
     def __init__(self, model: nn.Module):
         problem = native_decode_problem(model)
