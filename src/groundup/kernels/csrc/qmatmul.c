@@ -195,74 +195,173 @@ static inline void decode8(const int8_t *qs, float s, float m, vec w[4]) {
 
 /* ---- the matmuls ---------------------------------------------------------------------------------- */
 
-/* One output row n for `rows` (1-4, a compile-time constant after inlining) rows of x from m0: each
-   group is decoded once and used for every row. Scales are converted CHUNK groups at a time. Two
-   groups per iteration feed separate accumulators, so that consecutive FMAs do not wait on each
-   other (an FMA's result is ready ~4 cycles after it starts). */
-/* Decode group c + i and accumulate it into acc[r][base .. base + VECS) for every row r. */
-#define GROUP_STEP(DECODE, BYTES_PER_GROUP, i, base)                                                     \
-    do {                                                                                                 \
-        vec w[VECS];                                                                                     \
-        DECODE(q + (c + (i)) * (BYTES_PER_GROUP), sf[i], mf[i], w);                                      \
-        for (int r = 0; r < rows; r++)                                                                   \
-            for (int v = 0; v < VECS; v++)                                                               \
-                acc[r][(base) + v] =                                                                     \
-                    VFMA(w[v], VLOAD(xr + r * K + (c + (i)) * GROUP + v * LANES), acc[r][(base) + v]);   \
-    } while (0)
+/* W is read in blocks of NB rows. Every output y[m, n] is summed in the same order whatever M is (one
+   accumulator per (row of x, row of W), LANES weights at a time in k order, then one horizontal sum),
+   so a row of x gets bit-identical outputs alone (decode) or in a batch of any size (serving). */
+#define NB 4 /* rows of W per block */
+#define MR 4 /* rows of x per register tile of the batched path */
 
-#define ROW_KERNEL(NAME, CODE_T, DECODE, BYTES_PER_GROUP)                                                \
-    static inline __attribute__((always_inline)) void NAME(                                              \
-        const float *x, const CODE_T *codes, const uint16_t *scale, const uint16_t *min, float *y,       \
-        int64_t m0, const int rows, int64_t n, int64_t N, int64_t K) {                                   \
-        int64_t groups = K / GROUP;                                                                      \
-        const CODE_T *q = codes + n * groups * (BYTES_PER_GROUP);                                        \
-        const uint16_t *s = scale + n * groups, *mn = min ? min + n * groups : 0;                        \
-        const float *xr = x + m0 * K;                                                                    \
-        vec acc[ROWS][2 * VECS];                                                                         \
-        for (int r = 0; r < rows; r++)                                                                   \
-            for (int v = 0; v < 2 * VECS; v++) acc[r][v] = VZERO();                                      \
-        float sf[CHUNK], mf[CHUNK] = {0};                                                                \
-        for (int64_t c = 0; c < groups; c += CHUNK) {                                                    \
-            int count = groups - c < CHUNK ? (int)(groups - c) : CHUNK;                                  \
-            halves_to_floats(s + c, sf, count);                                                          \
-            if (mn) halves_to_floats(mn + c, mf, count);                                                 \
-            int i = 0;                                                                                   \
-            for (; i + 1 < count; i += 2) {                                                              \
-                GROUP_STEP(DECODE, BYTES_PER_GROUP, i, 0);                                               \
-                GROUP_STEP(DECODE, BYTES_PER_GROUP, i + 1, VECS);                                        \
-            }                                                                                            \
-            if (i < count) GROUP_STEP(DECODE, BYTES_PER_GROUP, i, 0);                                    \
-        }                                                                                                \
-        for (int r = 0; r < rows; r++) {                                                                 \
-            float total = 0.0f;                                                                          \
-            for (int v = 0; v < 2 * VECS; v++) total += VSUM(acc[r][v]);                                 \
-            y[(m0 + r) * N + n] = total;                                                                 \
-        }                                                                                                \
+/* [sum(a), sum(b), sum(c), sum(d)] */
+#if defined(__AVX512F__)
+static inline void hsum4(vec a, vec b, vec c, vec d, float out[4]) {
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b)); /* a02 b02 a13 b13 */
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512d abd = _mm512_castps_pd(ab), cdd = _mm512_castps_pd(cd);
+    __m512 all = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(abd, cdd)),
+                               _mm512_castpd_ps(_mm512_unpackhi_pd(abd, cdd))); /* a b c d per 128 bits */
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(all),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(all), 1)));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
+#else
+static inline void hsum4(vec a, vec b, vec c, vec d, float out[4]) {
+    out[0] = VSUM(a), out[1] = VSUM(b), out[2] = VSUM(c), out[3] = VSUM(d);
+}
+#if defined(__AVX2__) && defined(__F16C__)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#else
+#define VSTORE(p, v) memcpy(p, (v).f, sizeof(v).f)
+#endif
+#endif
+
+static inline void store_outputs(const float sums[4], float *y, int nb) {
+    for (int j = 0; j < nb; j++) y[j] = sums[j];
+}
+
+/* The scales and minimums of groups [c, c + count) of NB rows (rows past nb: zeros). */
+static inline void block_scales(const uint16_t *scale, const uint16_t *min, int64_t n0, int nb,
+                                int64_t groups, int64_t c, int count, float sf[NB][CHUNK],
+                                float mf[NB][CHUNK]) {
+    for (int j = 0; j < NB; j++) {
+        if (j >= nb) {
+            memset(sf[j], 0, sizeof sf[j]), memset(mf[j], 0, sizeof mf[j]);
+            continue;
+        }
+        halves_to_floats(scale + (n0 + j) * groups + c, sf[j], count);
+        if (min)
+            halves_to_floats(min + (n0 + j) * groups + c, mf[j], count);
+        else
+            memset(mf[j], 0, sizeof mf[j]);
+    }
+}
+
+/* One row of x against NB rows of W, each group decoded in registers and used once (decode, M = 1). A
+   row of W past nb decodes as zeros (scale and minimum 0) from row n0's codes and is not stored. */
+#define BLOCK_ROW(NAME, CODE_T, DECODE, BYTES_PER_GROUP)                                                  \
+    static void NAME(const float *x, const CODE_T *codes, const uint16_t *scale, const uint16_t *min,     \
+                     float *y, int64_t n0, int nb, int64_t K) {                                           \
+        int64_t groups = K / GROUP;                                                                       \
+        const CODE_T *q[NB];                                                                              \
+        for (int j = 0; j < NB; j++) q[j] = codes + (n0 + (j < nb ? j : 0)) * groups * (BYTES_PER_GROUP); \
+        vec acc[NB];                                                                                      \
+        for (int j = 0; j < NB; j++) acc[j] = VZERO();                                                    \
+        float sf[NB][CHUNK], mf[NB][CHUNK];                                                               \
+        for (int64_t c = 0; c < groups; c += CHUNK) {                                                     \
+            int count = groups - c < CHUNK ? (int)(groups - c) : CHUNK;                                   \
+            block_scales(scale, min, n0, nb, groups, c, count, sf, mf);                                   \
+            for (int i = 0; i < count; i++) {                                                             \
+                const float *xg = x + (c + i) * GROUP;                                                    \
+                for (int j = 0; j < NB; j++) {                                                            \
+                    vec w[VECS];                                                                          \
+                    DECODE(q[j] + (c + i) * (BYTES_PER_GROUP), sf[j][i], mf[j][i], w);                    \
+                    for (int v = 0; v < VECS; v++) acc[j] = VFMA(w[v], VLOAD(xg + v * LANES), acc[j]);    \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        float sums[4];                                                                                    \
+        hsum4(acc[0], acc[1], acc[2], acc[3], sums);                                                      \
+        store_outputs(sums, y, nb);                                                                       \
     }
 
-ROW_KERNEL(q4_row, uint8_t, decode4, GROUP / 2)
-ROW_KERNEL(q8_row, int8_t, decode8, GROUP)
+/* NB rows of W decoded once into wb (NB, K) float32 (an L1/L2-resident panel; rows past nb: zeros). */
+#define BLOCK_DECODE(NAME, CODE_T, DECODE, BYTES_PER_GROUP)                                               \
+    static void NAME(const CODE_T *codes, const uint16_t *scale, const uint16_t *min, int64_t n0, int nb, \
+                     int64_t K, float *wb) {                                                              \
+        int64_t groups = K / GROUP;                                                                       \
+        float sf[NB][CHUNK], mf[NB][CHUNK];                                                               \
+        for (int64_t c = 0; c < groups; c += CHUNK) {                                                     \
+            int count = groups - c < CHUNK ? (int)(groups - c) : CHUNK;                                   \
+            block_scales(scale, min, n0, nb, groups, c, count, sf, mf);                                   \
+            for (int j = 0; j < NB; j++) {                                                                \
+                const CODE_T *q = codes + (n0 + (j < nb ? j : 0)) * groups * (BYTES_PER_GROUP);           \
+                for (int i = 0; i < count; i++) {                                                         \
+                    vec w[VECS];                                                                          \
+                    DECODE(q + (c + i) * (BYTES_PER_GROUP), sf[j][i], mf[j][i], w);                       \
+                    for (int v = 0; v < VECS; v++) VSTORE(wb + j * K + (c + i) * GROUP + v * LANES, w[v]); \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+    }
 
-/* Rows of x in tiles of ROWS; the switch gives the inlined kernel a constant tile height. */
-#define MATMUL(NAME, ROW, CODE_T)                                                                        \
+BLOCK_ROW(q4_block_row, uint8_t, decode4, GROUP / 2)
+BLOCK_ROW(q8_block_row, int8_t, decode8, GROUP)
+BLOCK_DECODE(q4_block_decode, uint8_t, decode4, GROUP / 2)
+BLOCK_DECODE(q8_block_decode, int8_t, decode8, GROUP)
+
+/* rows (1..MR, a constant after inlining) rows of x from m0 against the decoded panel wb: MR x NB
+   accumulators, each x vector loaded once for NB weight vectors. */
+static inline __attribute__((always_inline)) void panel_tile(const float *x, const float *wb, float *y,
+                                                             int64_t m0, const int rows, int64_t n0,
+                                                             int nb, int64_t N, int64_t K) {
+    vec acc[MR][NB];
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < NB; j++) acc[r][j] = VZERO();
+    for (int64_t k = 0; k < K; k += LANES) {
+        vec w[NB];
+        for (int j = 0; j < NB; j++) w[j] = VLOAD(wb + j * K + k);
+        for (int r = 0; r < rows; r++) {
+            vec xv = VLOAD(x + (m0 + r) * K + k);
+            for (int j = 0; j < NB; j++) acc[r][j] = VFMA(w[j], xv, acc[r][j]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        float sums[4];
+        hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3], sums);
+        store_outputs(sums, y + (m0 + r) * N + n0, nb);
+    }
+}
+
+static void panel_rows(const float *x, const float *wb, float *y, int64_t M, int64_t n0, int nb, int64_t N,
+                       int64_t K) {
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+        switch (M - m0 < MR ? M - m0 : MR) {
+        case 1: panel_tile(x, wb, y, m0, 1, n0, nb, N, K); break;
+        case 2: panel_tile(x, wb, y, m0, 2, n0, nb, N, K); break;
+        case 3: panel_tile(x, wb, y, m0, 3, n0, nb, N, K); break;
+        default: panel_tile(x, wb, y, m0, 4, n0, nb, N, K);
+        }
+    }
+}
+
+/* Blocks of NB rows of W split over threads. One row of x: decode in registers. More: decode the block
+   once into a per-thread panel and run every row of x over it (no panel memory: one row at a time,
+   the same sums). */
+#define MATMUL(NAME, CODE_T, BLOCK_ROW_FN, BLOCK_DECODE_FN)                                              \
     void NAME(const float *x, const CODE_T *codes, const uint16_t *scale, const uint16_t *min, float *y, \
               int64_t M, int64_t N, int64_t K, int threads) {                                            \
         (void)threads;                                                                                   \
-        _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1)")              \
-        for (int64_t n = 0; n < N; n++) {                                                                \
-            for (int64_t m0 = 0; m0 < M; m0 += ROWS) {                                                   \
-                switch (M - m0 < ROWS ? M - m0 : ROWS) {                                                 \
-                case 1: ROW(x, codes, scale, min, y, m0, 1, n, N, K); break;                             \
-                case 2: ROW(x, codes, scale, min, y, m0, 2, n, N, K); break;                             \
-                case 3: ROW(x, codes, scale, min, y, m0, 3, n, N, K); break;                             \
-                default: ROW(x, codes, scale, min, y, m0, 4, n, N, K);                                   \
+        int64_t blocks = (N + NB - 1) / NB;                                                              \
+        _Pragma("omp parallel num_threads(threads) if (threads > 1)") {                                  \
+            float *wb = M > 1 ? malloc(sizeof(float) * NB * (size_t)K) : 0;                              \
+            _Pragma("omp for schedule(static)")                                                          \
+            for (int64_t b = 0; b < blocks; b++) {                                                       \
+                int64_t n0 = b * NB;                                                                     \
+                int nb = N - n0 < NB ? (int)(N - n0) : NB;                                               \
+                if (wb) {                                                                                \
+                    BLOCK_DECODE_FN(codes, scale, min, n0, nb, K, wb);                                   \
+                    panel_rows(x, wb, y, M, n0, nb, N, K);                                               \
+                } else {                                                                                 \
+                    for (int64_t m = 0; m < M; m++)                                                      \
+                        BLOCK_ROW_FN(x + m * K, codes, scale, min, y + m * N + n0, n0, nb, K);           \
                 }                                                                                        \
             }                                                                                            \
+            free(wb);                                                                                    \
         }                                                                                                \
     }
 
-MATMUL(gu_q4_matmul, q4_row, uint8_t)
-MATMUL(gu_q8_matmul, q8_row, int8_t)
+MATMUL(gu_q4_matmul, uint8_t, q4_block_row, q4_block_decode)
+MATMUL(gu_q8_matmul, int8_t, q8_block_row, q8_block_decode)
 
 /* ---- dequantization (the prefill path: rebuild W once, then one float32 GEMM) --------------------- */
 
