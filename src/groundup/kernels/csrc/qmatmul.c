@@ -552,16 +552,19 @@ static inline __attribute__((always_inline)) void dot8_block_avx512(
                 acc[j] = _mm512_fmadd_ps(part, _mm512_permutexvar_ps(lanes, sd[j]), acc[j]);
             }
         }
-        if (i < count) { /* an odd last group: its 32 products in the low half, zeros in the high half */
-            __m512i a = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + (c + i) * GROUP)));
+        if (i < count) { /* an odd last group: one 256-bit dot, its 8 sums added as integers (exact) */
+            __m256i a = _mm256_loadu_si256((const __m256i *)(p + (c + i) * GROUP));
             __m512i lanes = _mm512_set1_epi32(i);
             for (int j = 0; j < NB; j++) {
                 const uint8_t *qg = q[j] + (c + i) * bytes;
                 __m256i w = bits == 4 ? unpack4(qg)
                                       : _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)qg),
                                                          _mm256_set1_epi8((char)0x80));
-                __m512 part = _mm512_cvtepi32_ps(
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(w), a));
+                __m256i dot = dot_u8s8(w, a);
+                __m128i h = _mm_add_epi32(_mm256_castsi256_si128(dot), _mm256_extracti128_si256(dot, 1));
+                h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+                h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
+                __m512 part = _mm512_maskz_mov_ps(1, _mm512_set1_ps((float)_mm_cvtsi128_si32(h)));
                 acc[j] = _mm512_fmadd_ps(part, _mm512_permutexvar_ps(lanes, sd[j]), acc[j]);
             }
         }
