@@ -121,3 +121,38 @@ def test_quantized_linear_with_dot8(bits):
     assert torch.equal(step, kernel(x, layer.codes, layer.scale, layer.min))
     many = torch.randn(40, 128)
     assert torch.allclose(layer(many), many @ layer.dequantize().T, atol=1e-5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    bits=st.sampled_from([4, 8]),
+    m=st.integers(1, 130),
+    n=st.integers(1, 23),
+    groups=st.integers(1, 37),
+    seed=st.integers(0, 99),
+)
+def test_dot8_equals_its_reference_for_any_row_count(bits, m, n, groups, seed):
+    """1-130 rows of x over blocks of 4 weight rows (N not a multiple of 4), odd group counts. int8
+    codes are summed as w + 128 with -128 s moved into the minimum; the reference takes the same two
+    terms, so the tolerance is float32 rounding of what the kernel actually sums (they can cancel)."""
+    k = 32 * groups
+    codes, scale, mins = weights(n, k, seed)
+    x = torch.randn(m, k, generator=torch.Generator().manual_seed(seed + 1))
+    if bits == 4:
+        y, codes_int = native.q4_matmul_dot8(x, codes, scale, mins), int4.unpack(codes).long()
+    else:
+        g = torch.Generator().manual_seed(seed)
+        codes8 = torch.randint(-128, 128, (n, k), dtype=torch.int8, generator=g)
+        y, codes_int = native.q8_matmul_dot8(x, codes8, scale, None), codes8.long() + 128
+        mins = (scale.float() * -128).half()  # exact: a power-of-two multiple of a float16
+    assert close_to_reference(y, x, codes_int, scale, mins)
+
+
+def test_dot8_gives_a_row_the_same_outputs_alone_or_in_a_batch():
+    codes, scale, mins = weights(37, 96 * 3)
+    x = torch.randn(21, 96 * 3)
+    batched = native.q4_matmul_dot8(x, codes, scale, mins)
+    assert all(
+        torch.equal(native.q4_matmul_dot8(x[i : i + 1], codes, scale, mins), batched[i : i + 1])
+        for i in range(21)
+    )

@@ -9,13 +9,15 @@ nibble and q[32g + j + 16] in its high nibble (ggml's order); `scale` and `min` 
 Three ways to multiply, picked per call by `int4_matmul(..., kernel=)`:
 
     "native"     our fused dequantize-and-dot kernel (`csrc/qmatmul.c`): float32 activations, each
-                 weight rebuilt exactly and never stored; the decode path (few rows)
+                 weight rebuilt exactly and never written to memory (from 2 rows of x on, each block
+                 of 4 weight rows is decoded once into an L1 panel that all rows reuse); decode and a
+                 serving step's batch (up to `models.quantized.FUSED_MAX_ROWS` rows)
     "torch"      PyTorch's `_weight_int4pack_mm_for_cpu`, which needs its own packing and bfloat16
                  activations (with float32 activations it is ~20x slower): the fallback when our
                  kernel cannot be built. It computes w = (q - 8) · s + z with s, z in bfloat16, so
                  it is not exact: |Δw| up to ~2^-8 relative to the group's range
     "reference"  dequantize to float32, then one float32 matmul: the float reference every path is
-                 tested against, and the fastest way to run many rows (prefill)
+                 tested against, and the fastest way to run many rows (prefill, > 64 rows)
 """
 
 from __future__ import annotations

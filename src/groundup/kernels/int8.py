@@ -5,7 +5,9 @@
 This is ggml's Q8_0 block split into arrays: `codes` (N, K) int8 and `scale` (N, K/32) float16; the
 optional `min` (N, K/32) float16 lets 4-bit formats with a minimum (Q4_1) widen to int8 exactly.
 
-    "native"     our fused dequantize-and-dot kernel (`csrc/qmatmul.c`), float32 activations
+    "native"     our fused dequantize-and-dot kernel (`csrc/qmatmul.c`), float32 activations; decode
+                 and batched decode (see `int4`)
+    "dot8"       the same with x rounded to int8 per group of 32 and integer dots (llama.cpp's way)
     "reference"  dequantize to float32, then one float32 matmul (the float reference; prefill)
 
 PyTorch's own int8 CPU kernel, `_weight_int8pack_mm`, takes one scale per output row, not per group

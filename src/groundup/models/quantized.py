@@ -8,10 +8,12 @@ float16 scale and minimum per group, the arrays of ggml's Q4_0 / Q4_1 / Q8_0 blo
 weight round-to-nearest through the same ggml block quantizers (Q4_1 for 4 bits, Q8_0 for 8), and
 `QuantizedLinear` / `QuantizedEmbedding` compute with them through `groundup.kernels`:
 
-    few rows (decode)   our fused kernel reads 0.625 (int4) or 1.125 (int8) bytes per weight, float32
-                        activations; PyTorch's int4 kernel (bfloat16) or the reference when it is absent;
-                        `kernel="dot8"`: x rounded to int8 per group and integer dots (llama.cpp's way)
-    many rows (prefill) dequantize once, then one float32 GEMM: compute-bound, so the float kernel wins
+    up to 64 rows       our fused kernel reads 0.625 (int4) or 1.125 (int8) bytes per weight, float32
+    (decode, a serving  activations; from 2 rows on it decodes each block of 4 weight rows once into an
+    step's batch)       L1-resident panel that every row of x reuses; PyTorch's int4 kernel (bfloat16) or
+                        the reference when it is absent; `kernel="dot8"` (up to 8 rows): x rounded to
+                        int8 per group and integer dots (llama.cpp's way)
+    more rows (prefill) dequantize once, then one float32 GEMM: compute-bound, so the float GEMM wins
 
 A tied embedding and LM head share one `GroupWeight`: the embedding gathers and dequantizes the rows
 of its tokens, the head multiplies with all of them.
@@ -34,9 +36,13 @@ from groundup.formats.ggml_types import GGMLType
 from groundup.kernels import int4, int8, native
 
 GROUP = 32
-# Rows of x up to which the fused kernel runs; above it, dequantize + float32 GEMM is faster
-# (measured in benchmarks/bench_kernels.py: the GEMM's cost hardly grows with rows, the kernel's does).
-FUSED_MAX_ROWS = 8
+# Rows of x up to which our fused kernel runs (decode, batched decode of a serving step, a speculative
+# verify); above it, dequantize + one float32 GEMM is faster (prefill). Set by the crossover measured
+# on SmolLM2's shapes (benchmarks/bench_kernels.py, docs/notes/1.5-quantized-cpu-inference.md).
+FUSED_MAX_ROWS = 64
+# Rows up to which a `kernel="dot8"` layer rounds x to int8; above, its exact float kernel is faster
+# (dot8 runs each row of x alone, the float kernel reuses each decoded block for 4 rows at a time).
+DOT8_MAX_ROWS = 8
 GGML_KERNEL_TYPES = (GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q8_0)
 EXACT = {4: (GGMLType.Q4_0, GGMLType.Q4_1), 8: (GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1)}
 FLOAT_TYPES = (GGMLType.F32, GGMLType.F16, GGMLType.BF16)
@@ -179,10 +185,11 @@ class QuantizedLinear(nn.Module):
         self.out_features, self.in_features = weight.shape
         _register(self, weight)
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
-        self._fused = None  # the compiled function itself, for `_decode_step`, on arrays checked here
+        self._fused = self._exact = None  # compiled functions for `_decode_step`, on arrays checked here
         if kernel in ("native", "dot8"):
             native.check_weight(weight.bits, weight.codes, weight.scale, weight.min)
             self._fused = native.function(weight.bits, dot8=kernel == "dot8")
+            self._exact = native.function(weight.bits)
         if kernel == "torch":
             packed, scales_and_zeros = int4.torch_pack(weight.codes, weight.scale, weight.min)
             self.register_buffer("packed", packed, persistent=False)
@@ -207,9 +214,10 @@ class QuantizedLinear(nn.Module):
         return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def _decode_step(self, x: torch.Tensor) -> torch.Tensor | None:
-        """The common decode case, float32 x of 1-8 contiguous rows, straight into our compiled
-        kernel: the general path's reshapes, casts and checks cost more than a small layer's
-        multiply (~25 µs per call measured, 121 calls per SmolLM2 token). None: not that case."""
+        """The common decode case, float32 x of 1-`FUSED_MAX_ROWS` contiguous rows (one sequence, or a
+        serving step's batch), straight into our compiled kernel: the general path's reshapes, casts
+        and checks cost more than a small layer's multiply (~25 µs per call measured, 121 calls per
+        SmolLM2 token). None: not that case."""
         rows = x.numel() // self.in_features
         if (
             not 0 < rows <= FUSED_MAX_ROWS
@@ -221,7 +229,8 @@ class QuantizedLinear(nn.Module):
             return None
         y = x.new_empty(*x.shape[:-1], self.out_features)
         mins = None if self.min_bits is None else self.min_bits.data_ptr()
-        status = self._fused(
+        fused = self._fused if rows <= DOT8_MAX_ROWS else self._exact
+        status = fused(
             x.data_ptr(), self.codes.data_ptr(), self.scale_bits.data_ptr(), mins, y.data_ptr(),
             rows, self.out_features, self.in_features, torch.get_num_threads(),
         )  # fmt: skip
@@ -236,7 +245,8 @@ class QuantizedLinear(nn.Module):
         if self.kernel == "torch":
             return int4.matmul_torch(x, self.packed, self.scales_and_zeros)
         if torch.compiler.is_compiling() or self.kernel == "dot8":
-            op = OPS[self.kernel, self.bits]  # torch operators, which torch.compile can call
+            kernel = self.kernel if rows <= DOT8_MAX_ROWS else "native"
+            op = OPS[kernel, self.bits]  # torch operators, which torch.compile can call
             y = op(x.reshape(-1, self.in_features).float().contiguous(), self.codes, self.scale, self.min)
             return y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         fused = int4.matmul_native if self.bits == 4 else int8.matmul_native
