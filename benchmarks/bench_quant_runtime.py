@@ -6,6 +6,9 @@ at least 3 rounds; the table holds medians over rounds. Engines: groundup with e
 (`float32`: everything dequantized; `auto`: Q4_1 -> int4, Q8_0 -> int8, our fused kernel, the single-token
 step in C (`models/native_decode.py`); `auto:eager`: the same with PyTorch's step; `auto:dot8`:
 the same weights through our int8-activation kernel, llama.cpp's method; `int8`; `int4`) and llama.cpp through llama-cpp-python (skipped with the reason when it does not import).
+Other builds of the same llama.cpp version run as extra peers: `GROUNDUP_LLAMA_CPP_BUILDS=avx512=DIR,...`
+adds an engine `llama.cpp:avx512` that loads DIR's libllama/libggml (llama-cpp-python's
+`LLAMA_CPP_LIB_PATH`), e.g. a build with AVX-512 kernels beside the installed portable one.
 
 Decode: greedy, batch 1, 128 new tokens (32 with --quick) after a 5-token prompt, EOS ignored.
 Prompt: one prefill of 512 tokens (128 with --quick) to the last position's logits. Threads: 1 (and
@@ -43,10 +46,30 @@ llm.eval([1, 2, 3])
 """
 
 
-def llama_cpp_missing() -> str | None:
+def extra_llama_cpp_builds() -> dict[str, str]:
+    """{"llama.cpp:LABEL": library folder} from GROUNDUP_LLAMA_CPP_BUILDS="LABEL=DIR,LABEL=DIR"."""
+    builds = {}
+    for item in filter(None, os.environ.get("GROUNDUP_LLAMA_CPP_BUILDS", "").split(",")):
+        label, sep, folder = item.partition("=")
+        if not sep or not Path(folder).is_dir():
+            raise SystemExit(f"GROUNDUP_LLAMA_CPP_BUILDS: expected LABEL=DIR with DIR a folder, got {item!r}")
+        builds[f"llama.cpp:{label}"] = folder
+    return builds
+
+
+def engine_env(engine: str) -> dict[str, str]:
+    """The environment of a worker: our sources first, an extra llama.cpp build's libraries if named."""
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
+    folder = extra_llama_cpp_builds().get(engine)
+    if folder:
+        env["LLAMA_CPP_LIB_PATH"] = folder
+    return env
+
+
+def llama_cpp_missing(engine: str = "llama.cpp") -> str | None:
     """Why the llama.cpp rows cannot run, or None: it must import and evaluate three tokens (in a
     separate process: a broken build crashes its process instead of raising)."""
-    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
+    env = engine_env(engine)
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=False)
     if done.returncode == 0:
         return None
@@ -60,11 +83,14 @@ def run(report, quick: bool) -> None:
     rounds = 3
     threads = [1] if quick else [1, 2]
     decode, prompt = (32, 128) if quick else (128, 512)
-    engines = list(ENGINES)
-    reason = llama_cpp_missing()
-    if reason:
-        engines.remove("llama.cpp")
-        print(f"skipping llama.cpp: {reason}", file=sys.stderr)
+    engines = list(ENGINES) + list(extra_llama_cpp_builds())
+    skipped = {}
+    for peer in [e for e in engines if e.startswith("llama.cpp")]:
+        reason = llama_cpp_missing(peer)
+        if reason:
+            engines.remove(peer)
+            skipped[peer] = reason
+            print(f"skipping {peer}: {reason}", file=sys.stderr)
     for t in threads:
         results: dict[str, list[dict]] = {e: [] for e in engines}
         for r in range(rounds):
@@ -72,9 +98,9 @@ def run(report, quick: bool) -> None:
                 results[engine].append(worker_in_fresh_process(engine, t, decode, prompt))
         for engine in engines:
             report.add(case=f"{engine} {t} thread(s)", engine=engine, threads=t, **medians(results[engine]))
-    add_ratios(report, threads)
-    if reason:
-        report.add(case="llama.cpp", skipped=reason)
+    add_ratios(report, threads, [e for e in engines if e.startswith("llama.cpp")])
+    for peer, reason in skipped.items():
+        report.add(case=peer, skipped=reason)
 
 
 def medians(samples: list[dict]) -> dict:
@@ -85,24 +111,26 @@ def medians(samples: list[dict]) -> dict:
     return row
 
 
-def add_ratios(report, threads: list[int]) -> None:
+def add_ratios(report, threads: list[int], peers: list[str]) -> None:
+    """Each of our engines against our float32 and against every llama.cpp build that ran."""
     rows = {r["case"]: r for r in report.rows if "engine" in r}
     for t in threads:
         base = rows.get(f"ours:float32 {t} thread(s)")
-        peer = rows.get(f"llama.cpp {t} thread(s)")
         for engine in ("ours:auto:eager", "ours:auto", "ours:auto:dot8", "ours:int8", "ours:int4"):
             row = rows.get(f"{engine} {t} thread(s)")
             if row is None:
                 continue
             ratios = {"vs_float32_decode": row["decode_tokens_per_s"] / base["decode_tokens_per_s"]}
-            if peer:
-                ratios["vs_llama_cpp_decode"] = row["decode_tokens_per_s"] / peer["decode_tokens_per_s"]
-                ratios["vs_llama_cpp_prompt"] = row["prompt_tokens_per_s"] / peer["prompt_tokens_per_s"]
+            for name in peers:
+                peer = rows[f"{name} {t} thread(s)"]
+                key = name.replace("llama.cpp", "llama_cpp").replace(":", "_")
+                ratios[f"vs_{key}_decode"] = row["decode_tokens_per_s"] / peer["decode_tokens_per_s"]
+                ratios[f"vs_{key}_prompt"] = row["prompt_tokens_per_s"] / peer["prompt_tokens_per_s"]
             report.add(case=f"{engine} {t} thread(s) ratios", **ratios)
 
 
 def worker_in_fresh_process(engine: str, threads: int, decode: int, prompt: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
+    env = dict(engine_env(engine), OMP_NUM_THREADS=str(threads))
     cmd = [
         sys.executable,
         "-m",
@@ -212,7 +240,7 @@ def result(
 
 def worker(argv: list[str]) -> None:
     engine, threads, decode, prompt = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
-    if engine == "llama.cpp":
+    if engine.startswith("llama.cpp"):
         out = measure_llama_cpp(threads, decode, prompt)
     else:
         out = measure_ours(engine.removeprefix("ours:"), threads, decode, prompt)
