@@ -118,3 +118,21 @@ def test_study_runs_end_to_end_on_a_tiny_budget(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results["finetune"]) == 3 and [c["step"] for c in results["char_zero_shot"]] == [0, 1, 2]
     assert "no pretraining" in report.read_text() and (tmp_path / "gpt1.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_smollm2_zero_shot_sentiment_beats_chance_but_not_the_majority_class():
+    # pretraining beating training from scratch is *not* reproduced at our scale (docs/notes/0.10-papers/
+    # gpt1.md), so no test asserts it; SmolLM2's zero-shot signal is real but below always-negative
+    require_tweets()
+    from groundup.nlp.datasets import load_tweet_sentiment
+    from groundup.theory.papers.gpt1_zero_shot import PROMPTS, smollm2_zero_shot
+
+    torch.set_num_threads(1)
+    _, test = load_tweet_sentiment().split(500, seed=0)
+    texts, labels = test.texts[:200], test.labels[:200]
+    result = smollm2_zero_shot(texts, labels, {"gpt1-very": PROMPTS["gpt1-very"]})["gpt1-very"]
+    positive, guessed = sum(labels) / len(labels), result["predicted_positive"]
+    independent = guessed * positive + (1 - guessed) * (1 - positive)  # a guess that ignores the text
+    assert result["accuracy_ci"][0] > independent, (result, independent)
+    assert result["accuracy"] < 1 - positive, result
