@@ -42,6 +42,10 @@ PAPERS = {
         "LayerNorm vs BatchNorm vs none in an RNN language model on Shakespeare",
         "layernorm:layernorm_study",
     ),
+    "gpt1": (
+        "GPT-1 pretraining + fine-tuning with the auxiliary LM loss vs from scratch; SmolLM2 zero-shot",
+        "gpt1:gpt1_study",
+    ),
     "resnet": ("the degradation problem: plain vs residual networks at two depths", "resnet:resnet_study"),
     "scaling": (
         "scaling-law fits L(N), L(D) and the compute-optimal frontier, tiny GPTs",
