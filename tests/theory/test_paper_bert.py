@@ -143,6 +143,7 @@ def test_pretrained_bert_beats_the_same_model_from_scratch_on_held_out_articles(
         seeds=1,
         ablation=False,
         tasks=("word order",),
+        pooling="mean",
     )
     bert_study(tmp_path, seed=0, cfg=cfg)
     acc = {r["model"]: r["accuracy"] for r in json.loads((tmp_path / "results.json").read_text())["results"]}
