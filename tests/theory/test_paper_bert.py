@@ -1,9 +1,12 @@
 """BERT paper study: the same-article task, the article split, the cut vocabulary, the study end to end on
-a tiny budget, and (slow) pretrained + fine-tuned beats the same model trained from scratch."""
+a tiny budget, and (slow) what holds at reduced scale: MLM learns beyond piece frequencies while NSP
+stays at chance (the paper's transfer claim does not reproduce at our budget; see the page)."""
 
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 
 import pytest
 import torch
@@ -14,6 +17,7 @@ from groundup.theory.papers.bert import (
     bert_study,
     build_task,
     corpus_vocabulary,
+    pretrain,
     same_article_pairs,
     split_articles,
     word_order_pairs,
@@ -132,19 +136,21 @@ def test_pretraining_heads_see_only_the_chosen_positions():
 
 
 @pytest.mark.slow
-def test_pretrained_bert_beats_the_same_model_from_scratch_on_held_out_articles(data_dir, tmp_path):
-    """The paper's claim at reduced scale: MLM + NSP pretraining (1,000 steps), then fine-tuning on 1,000
-    labelled word-order pairs, beats the same model fine-tuned from random initialisation by > 5 points
-    on 600 pairs from articles that neither pretraining nor fine-tuning saw."""
-    cfg = BertStudyConfig(
-        pretrain_steps=1000,
-        train_pairs=1000,
-        test_pairs=600,
-        seeds=1,
-        ablation=False,
-        tasks=("word order",),
-        pooling="mean",
+def test_mlm_learns_beyond_piece_frequencies_while_nsp_stays_at_chance(data_dir):
+    """What holds at reduced scale. The paper's transfer claim does not reproduce at our budget
+    (docs/notes/0.10-papers/bert.md: every fine-tuned model at chance, also with mean pooling); what does
+    is the reason: 800 steps of MLM + NSP pretraining take the MLM loss below the entropy of the pieces'
+    own frequencies (context is used), while NSP stays at ln 2, so the [CLS] state carries nothing."""
+    cfg = BertStudyConfig(pretrain_steps=800, tasks=())
+    docs, split, _, pairs, tok = build_task(cfg, seed=0)
+    counts = Counter(t for i in split.pretrain for s in docs[i] for t in tok.tokenize(s))
+    n = sum(counts.values())
+    entropy = -sum(c / n * math.log(c / n) for c in counts.values())  # ~6.17 nats
+    torch.manual_seed(0)
+    model = BertForPreTraining(
+        bert_config(vocab_size=tok.vocab_size, block_size=64, n_layer=2, n_head=2, n_embd=64)
     )
-    bert_study(tmp_path, seed=0, cfg=cfg)
-    acc = {r["model"]: r["accuracy"] for r in json.loads((tmp_path / "results.json").read_text())["results"]}
-    assert acc["pretrained MLM + NSP"] > acc["from scratch"] + 0.05, acc
+    losses = pretrain(model, tok, pairs, cfg, nsp=True, seed=0)
+    mlm, nsp = (sum(v[-100:]) / 100 for v in (losses["mlm"], losses["nsp"]))
+    assert mlm < entropy - 0.1, (mlm, entropy)
+    assert abs(nsp - math.log(2)) < 0.01, nsp

@@ -23,10 +23,10 @@ Here, on WikiText-2 (the splits this machine has: valid + test, 122 articles):
   pretrained then fine-tuned, (b) the same architecture from random initialisation, (c) MLM-only
   pretraining (the paper's "No NSP" ablation). Accuracy with its 95% Wilson interval, per seed.
 
-At this budget NSP stays at ln 2 (telling "same document?" apart needs a comparison of the two
-segments that small post-LN encoders learn only after a long plateau), so the same-article task is
-out of reach for every model; what MLM does learn, which words may follow which, carries to the
-word-order task (docs/notes/0.10-papers/bert.md).
+At the committed budget (1,500 pretraining steps) NSP never leaves ln 2: telling whether two segments
+belong together is a comparison that a small post-LN encoder learns only after a long plateau, so the
+pooled [CLS] state the classifier reads carries nothing and no model beats chance on either task
+(docs/notes/0.10-papers/bert.md). `pooling="mean"` lets the classifier read the token states instead.
 """
 
 from __future__ import annotations
