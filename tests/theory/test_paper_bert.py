@@ -70,6 +70,9 @@ def test_article_split_holds_the_task_test_articles_out_of_everything_else():
     assert test | pre == set(range(122))
     with pytest.raises(ValueError, match="too few"):
         split_articles(4, 0.4, seed=0)
+    for bad in (dict(tasks=("nli",)), dict(pooling="max"), dict(task_fraction=0.5)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            BertStudyConfig(**bad)
 
 
 def test_cut_vocabulary_keeps_specials_and_characters_and_spells_the_corpus_without_unk():

@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from groundup.models.bert import Bert, BertClassifier, BertForPreTraining, bert_config, encode_texts
+from groundup.models.bert import POOLINGS, Bert, BertClassifier, BertForPreTraining, bert_config, encode_texts
 from groundup.nlp.datasets import LabelledTexts
 from groundup.tokenizers.wordpiece import WordPiece
 from groundup.train.bert_pretraining import IGNORE, mask_tokens, nsp_pairs
@@ -59,6 +59,7 @@ from groundup.train.text_classifier import (
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 LABELS = ("different articles", "same article")
 WORD_ORDER_LABELS = ("as written", "words swapped")
+TASKS = ("same article", "word order")
 
 
 @dataclass
@@ -84,7 +85,7 @@ class BertStudyConfig:
     )
     seeds: int = 2  # fine-tuning seeds (and random initialisations of the from-scratch model)
     ablation: bool = True  # also pretrain MLM-only
-    tasks: tuple[str, ...] = ("same article", "word order")
+    tasks: tuple[str, ...] = TASKS
     pooling: str = "pooler"  # what the classifier reads: the [CLS] pooler (the paper's) or the token mean
 
     def __post_init__(self):
@@ -92,6 +93,10 @@ class BertStudyConfig:
             raise ValueError("BertStudyConfig: gap, min_words, seeds and pretrain_steps must be >= 1")
         if not 0.0 < self.task_fraction < 0.5:
             raise ValueError(f"task_fraction must be in (0, 0.5), got {self.task_fraction}")
+        if not set(self.tasks) <= set(TASKS):
+            raise ValueError(f"tasks must be among {', '.join(TASKS)}, got {self.tasks}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
 
 
 # ---- data ----------------------------------------------------------------------------------------------
