@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from groundup.models.cnn import CifarResNet
 from groundup.theory.papers.resnet import train_sgd
-from groundup.theory.resnet_cifar import CifarResNet
 from groundup.theory.study import evaluate, mnist
 
 pytestmark = pytest.mark.module("0.10")

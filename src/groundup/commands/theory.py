@@ -51,6 +51,10 @@ PAPERS = {
         "scaling-law fits L(N), L(D) and the compute-optimal frontier, tiny GPTs",
         "scaling:scaling_study",
     ),
+    "bert": (
+        "MLM + NSP pretraining vs from scratch on a WikiText-2 sentence-pair task, and the NSP ablation",
+        "bert:bert_study",
+    ),
 }
 EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 5, "resnet": 3}
 

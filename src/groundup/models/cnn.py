@@ -11,6 +11,7 @@ The families, each one readable class built from a few shared blocks:
   with or without BatchNorm.
 - ResNet-18/34/50 (He 2015): residual blocks y = relu(F(x) + shortcut(x)); BasicBlock (two 3x3) or
   Bottleneck (1x1 reduce, 3x3, 1x1 expand x4); a 1x1 projection shortcut where the shape changes.
+  The paper's CIFAR ResNet-(6n+2) and its plain twin (no shortcuts) are `CifarResNet`.
 - GoogLeNet (Szegedy 2014): Inception blocks, four parallel branches (1x1, 1x1-3x3, 1x1-3x3, pool-1x1)
   concatenated along channels (torchvision's reading: its "5x5" branch uses a 3x3 kernel).
 - MobileNetV2 (Sandler 2018): inverted residuals, 1x1 expand -> 3x3 depthwise -> 1x1 linear project.
@@ -258,24 +259,29 @@ def projection(cin: int, cout: int, stride: int) -> nn.Sequential | None:
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions; y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))."""
+    """Two 3x3 convolutions; y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+
+    `residual=False` drops the shortcut (and its projection): the "plain" block of He et al.'s
+    degradation experiment, same layers and widths without the identity path."""
 
     expansion = 1
 
-    def __init__(self, cin: int, planes: int, stride: int = 1):
+    def __init__(self, cin: int, planes: int, stride: int = 1, residual: bool = True):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = projection(cin, planes, stride)
+        self.residual = residual
+        self.downsample = projection(cin, planes, stride) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # in place where autograd allows (BatchNorm's backward does not need its output), as torchvision
         # does: the same arithmetic with fewer activation buffers
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = self.bn2(self.conv2(out))
-        out += x if self.downsample is None else self.downsample(x)
+        if self.residual:
+            out += x if self.downsample is None else self.downsample(x)
         return F.relu(out, inplace=True)
 
 
@@ -350,6 +356,49 @@ class ResNet(ImageClassifier):
         x = self.maxpool(x)  # (B, 64w, H/4, W/4), or (B, 64w, H, W) with the small-input stem
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, 512w*expansion, H/32, W/32)
         return self.fc(self.avgpool(x).flatten(1))
+
+
+class CifarResNet(ImageClassifier):
+    """The CIFAR-style ResNet-(6n+2) of He et al. 2015 (section 4.2), or its plain twin.
+
+    A 3x3 stem, three stages of n `BasicBlock`s (16, 32, 64 channels x `width`; stages 2 and 3 halve
+    the resolution), global average pooling and one Linear: 6n + 2 weighted layers. With
+    `residual=False` the blocks lose their shortcuts: the paper's "plain" network of the same depth and
+    width, which the degradation experiment (0.10) and the loss-landscape slices (0.9) compare.
+    """
+
+    def __init__(
+        self,
+        depth: int = 20,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        width: float = 1.0,
+        residual: bool = True,
+    ):
+        super().__init__()
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, ...), got {depth}")
+        n = (depth - 2) // 6
+        self.in_channels = in_channels
+        channels = [max(1, round(c * width)) for c in (16, 32, 64)]
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels[0], 3, 1, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU()
+        )
+        blocks, cin = [], channels[0]
+        for stage, cout in enumerate(channels):
+            for i in range(n):
+                blocks.append(BasicBlock(cin, cout, 2 if stage > 0 and i == 0 else 1, residual))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(cin, num_classes)  # torch's default init: only the convolutions are He-normal
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> logits (B, classes)"""
+        self.check_input(x)
+        return self.fc(self.blocks(self.stem(x)).mean((2, 3)))
 
 
 # ---- GoogLeNet -------------------------------------------------------------------------------------------

@@ -138,8 +138,8 @@ def hessian_study(out: Path, epochs: int = 8, seed: int = 0) -> Path:
 def landscape_study(out: Path, depth: int = 20, epochs: int = 2, grid: int = 13, seed: int = 0) -> Path:
     """2-D filter-normalized slices of a ResNet and its plain twin, and 1-D interpolation between two
     solutions of each."""
+    from groundup.models.cnn import CifarResNet
     from groundup.theory.landscape import filter_normalized_direction, interpolate, slice_2d
-    from groundup.theory.resnet_cifar import CifarResNet
 
     x, y, xt, yt = mnist(downsample=True)
     probe = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:500]

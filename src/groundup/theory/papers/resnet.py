@@ -3,7 +3,7 @@
 The paper's observation: a deeper plain network (stacked conv-BN-ReLU) has *higher training* error
 than a shallower one (CIFAR-10: plain-56 above plain-20), which is not overfitting but optimization
 difficulty, while with identity shortcuts the deeper network is at least as good (ResNet-56 below
-ResNet-20). Here: the CIFAR-style networks of `theory.resnet_cifar` (8/16/32 channels) on MNIST 5k at
+ResNet-20). Here: the CIFAR-style networks of `models.cnn.CifarResNet` (8/16/32 channels) on MNIST 5k at
 14 x 14, SGD with momentum 0.9 and the paper's lr 0.1, a few epochs.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from groundup.theory.resnet_cifar import CifarResNet
+from groundup.models.cnn import CifarResNet
 
 
 def train_sgd(model, x, y, epochs: int, seed: int, lr: float = 0.1, batch: int = 128) -> list[float]:
