@@ -47,8 +47,20 @@ PAPERS = {
         "scaling-law fits L(N), L(D) and the compute-optimal frontier, tiny GPTs",
         "scaling:scaling_study",
     ),
+    "transformer": (
+        "encoder-decoder on a WikiText-2 cipher task: BLEU, heads, positions, label smoothing",
+        "transformer:transformer_study",
+    ),
 }
-EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 5, "resnet": 3}
+EPOCHS = {
+    "hessian": 8,
+    "landscape": 2,
+    "info-plane": 400,
+    "bounds": 10,
+    "adam": 5,
+    "resnet": 3,
+    "transformer": 30,
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
