@@ -234,7 +234,7 @@ PAPER = {  # Table 3 of the paper, EN-DE newstest2013 (dev): BLEU (perplexity pe
 
 def transformer_study(
     out: Path,
-    epochs: int = 24,
+    epochs: int = 30,
     seed: int = 0,
     seeds: int = 2,
     variants=VARIANTS,
