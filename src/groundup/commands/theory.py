@@ -55,8 +55,20 @@ PAPERS = {
         "MLM + NSP pretraining vs from scratch on a WikiText-2 sentence-pair task, and the NSP ablation",
         "bert:bert_study",
     ),
+    "transformer": (
+        "encoder-decoder on a WikiText-2 cipher task: BLEU, heads, positions, label smoothing",
+        "transformer:transformer_study",
+    ),
 }
-EPOCHS = {"hessian": 8, "landscape": 2, "info-plane": 400, "bounds": 10, "adam": 5, "resnet": 3}
+EPOCHS = {
+    "hessian": 8,
+    "landscape": 2,
+    "info-plane": 400,
+    "bounds": 10,
+    "adam": 5,
+    "resnet": 3,
+    "transformer": 30,
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
