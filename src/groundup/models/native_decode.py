@@ -63,13 +63,8 @@ def _library():
     if lib is None or not hasattr(lib, "gu_decode_step"):
         return None
     if lib.gu_decode_step.argtypes is None:
-        ptr = ctypes.POINTER(_Model)
-        lib.gu_decode_step.argtypes = [ptr, _i64, _i64, _p, _p, _i64, _p, ctypes.c_int]
-        lib.gu_decode_embed.argtypes = [ptr, _i64]
-        lib.gu_decode_layer.argtypes = [ptr, _i64, _i64, _p, _p, _i64, ctypes.c_int]
-        lib.gu_decode_head.argtypes = [ptr, _p, ctypes.c_int]
-        for name in ("gu_decode_step", "gu_decode_embed", "gu_decode_layer", "gu_decode_head"):
-            getattr(lib, name).restype = ctypes.c_int
+        lib.gu_decode_step.argtypes = [ctypes.POINTER(_Model), _i64, _i64, _p, _p, _i64, _p, ctypes.c_int]
+        lib.gu_decode_step.restype = ctypes.c_int
     return lib
 
 
@@ -146,25 +141,23 @@ def _block_problem(block: nn.Module, first: nn.Module) -> str | None:
     return "an odd head size" if attn.head_dim % 2 else None
 
 
-def _linear(m: nn.Module) -> _Linear:
-    """The gu_linear of a QuantizedLinear or float32 nn.Linear (pointers into its own tensors)."""
-    bias = m.bias.data_ptr() if m.bias is not None else None
-    if isinstance(m, nn.Linear):
-        return _Linear(m.weight.data_ptr(), None, None, bias, m.out_features, m.in_features, 32, 0)
+def _table(m: nn.Module, rows: int, cols: int, bias=None, dot8: bool = False) -> _Linear:
+    """The gu_linear of a (rows, cols) float32 weight or group-quantized table (pointers into m's tensors)."""
+    bias = None if bias is None else bias.data_ptr()
+    if isinstance(m, (nn.Linear, nn.Embedding)):
+        return _Linear(m.weight.data_ptr(), None, None, bias, rows, cols, 32, 0)
     mins = None if m.min_bits is None else m.min_bits.data_ptr()
-    return _Linear(
-        m.codes.data_ptr(), m.scale_bits.data_ptr(), mins, bias,
-        m.out_features, m.in_features, m.bits, int(m.kernel == "dot8"),
-    )  # fmt: skip
+    return _Linear(m.codes.data_ptr(), m.scale_bits.data_ptr(), mins, bias, rows, cols, m.bits, int(dot8))
+
+
+def _linear(m: nn.Module) -> _Linear:
+    """A QuantizedLinear or float32 nn.Linear, with its bias and kernel."""
+    return _table(m, m.out_features, m.in_features, m.bias, getattr(m, "kernel", None) == "dot8")
 
 
 def _embedding(m: nn.Module) -> _Linear:
-    if isinstance(m, nn.Embedding):
-        return _Linear(m.weight.data_ptr(), None, None, None, m.num_embeddings, m.embedding_dim, 32, 0)
-    mins = None if m.min_bits is None else m.min_bits.data_ptr()
-    return _Linear(
-        m.codes.data_ptr(), m.scale_bits.data_ptr(), mins, None, m.num_embeddings, m.embedding_dim, m.bits, 0
-    )
+    """A QuantizedEmbedding or float32 nn.Embedding (rows gathered, never multiplied)."""
+    return _table(m, m.num_embeddings, m.embedding_dim)
 
 
 def _slots(model: nn.Module) -> list[tuple[dict, str, nn.Module]]:
